@@ -1,0 +1,532 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmdav/crmdav/crmclient"
+)
+
+// page is one page of a collection answer.
+type page struct {
+	Value     []map[string]json.RawMessage `json:"value"`
+	NextLink  string                       `json:"@odata.nextLink"`
+	DeltaLink string                       `json:"@odata.deltaLink"`
+}
+
+// systemColumns are read into Record fields rather than Columns.
+var systemColumns = map[string]bool{
+	"versionnumber": true, "modifiedon": true, "_ownerid_value": true,
+}
+
+// decodeRecord turns one entity of an answer into a Record.
+func decodeRecord(k crmclient.Kind, m map[string]json.RawMessage) (crmclient.Record, error) {
+	rec := crmclient.Record{Kind: k, Columns: crmclient.Columns{}}
+	key := primaryKey(k)
+	for name, raw := range m {
+		switch {
+		case name == "@odata.etag":
+			if err := json.Unmarshal(raw, &rec.ETag); err != nil {
+				return rec, err
+			}
+		case strings.Contains(name, "@"):
+			// annotations
+		case name == key:
+			rec.ID = strings.ToLower(text(raw))
+		case name == "_ownerid_value":
+			rec.Owner = strings.ToLower(text(raw))
+		case name == "modifiedon":
+			if t, err := time.Parse(time.RFC3339, text(raw)); err == nil {
+				rec.ModifiedOn = t.UTC()
+			}
+		case systemColumns[name]:
+		case raw[0] == '{' || raw[0] == '[':
+			// expanded navigation properties
+		default:
+			rec.Columns[name] = text(raw)
+		}
+	}
+	if rec.ID == "" {
+		return rec, fmt.Errorf("answer has no %s", key)
+	}
+	return rec, nil
+}
+
+// text encodes a JSON value as a Columns string (see crmclient.Columns).
+func text(raw json.RawMessage) string {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return ""
+	case raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}
+
+// encodeColumns writes cols as a JSON body, typed by the kind's metadata.
+// Keys ending in @odata.bind pass through as references.
+func (cl *Client) encodeColumns(ctx context.Context, k crmclient.Kind, cols crmclient.Columns, extra map[string]any) ([]byte, error) {
+	types, err := cl.attributeTypes(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	body := make(map[string]any, len(cols)+len(extra))
+	for name, v := range cols {
+		if strings.HasSuffix(name, "@odata.bind") {
+			if v != "" {
+				body[name] = v
+			}
+			continue
+		}
+		jv, err := typed(types[name], v)
+		if err != nil {
+			return nil, &crmclient.Error{Op: "encode", Kind: k, Message: fmt.Sprintf("column %s: %v", name, err), Err: crmclient.ErrRejected}
+		}
+		body[name] = jv
+	}
+	for name, v := range extra {
+		body[name] = v
+	}
+	return json.Marshal(body)
+}
+
+// typed converts a Columns string to the JSON value of an attribute type.
+// An unknown column is sent as text, for the CRM to refuse.
+func typed(attrType, v string) (any, error) {
+	if v == "" {
+		return nil, nil
+	}
+	switch attrType {
+	case "Integer", "BigInt", "Picklist", "State", "Status":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", v)
+		}
+		return n, nil
+	case "Decimal", "Double", "Money":
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return nil, fmt.Errorf("%q is not a number", v)
+		}
+		return json.Number(v), nil
+	case "Boolean":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not true or false", v)
+		}
+		return b, nil
+	}
+	return v, nil
+}
+
+// attributeTypes reads (once) the AttributeType of each column of a kind
+// from EntityDefinitions ("Query table definitions using the Web API").
+func (cl *Client) attributeTypes(ctx context.Context, k crmclient.Kind) (map[string]string, error) {
+	cl.metaMu.Lock()
+	defer cl.metaMu.Unlock()
+	if m, ok := cl.meta[k]; ok {
+		return m, nil
+	}
+	_, _, body, err := cl.do(ctx, call{op: "metadata", kind: k, method: http.MethodGet,
+		url: cl.api + "EntityDefinitions(LogicalName='" + string(k) + "')/Attributes?$select=LogicalName,AttributeType"})
+	if err != nil {
+		return nil, err
+	}
+	var ans struct {
+		Value []struct {
+			LogicalName   string
+			AttributeType string
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, &crmclient.Error{Op: "metadata", Kind: k, Message: "bad answer: " + err.Error(), Err: crmclient.ErrUnavailable}
+	}
+	m := make(map[string]string, len(ans.Value))
+	for _, a := range ans.Value {
+		m[a.LogicalName] = a.AttributeType
+	}
+	cl.meta[k] = m
+	return m, nil
+}
+
+// collect reads a collection, following @odata.nextLink, and calls fn for
+// each entity; it returns the final delta link, if any.
+func (cl *Client) collect(ctx context.Context, c call, fn func(map[string]json.RawMessage) error) (string, error) {
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	prefer := "odata.maxpagesize=" + strconv.Itoa(cl.cfg.PageSize)
+	if p := c.header.Get("Prefer"); p != "" {
+		prefer = p + "," + prefer
+	}
+	c.header.Set("Prefer", prefer)
+	for {
+		_, _, body, err := cl.do(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		var p page
+		if err := json.Unmarshal(body, &p); err != nil {
+			return "", cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
+		}
+		for _, m := range p.Value {
+			if err := fn(m); err != nil {
+				return "", err
+			}
+		}
+		if p.NextLink == "" {
+			return p.DeltaLink, nil
+		}
+		// "Don't change the @odata.nextLink URL value"; only follow it
+		// to the same CRM, which gets our token.
+		if !strings.HasPrefix(p.NextLink, cl.api) {
+			return "", cl.fail(c, 0, "", "next link leaves the CRM: "+p.NextLink, crmclient.ErrUnavailable)
+		}
+		c.url = p.NextLink
+	}
+}
+
+func (cl *Client) selectQuery(k crmclient.Kind) url.Values {
+	v := url.Values{}
+	if sel := cl.cfg.Select[k]; len(sel) > 0 {
+		cols := append([]string{primaryKey(k), "versionnumber", "modifiedon", "_ownerid_value"}, sel...)
+		v.Set("$select", strings.Join(cols, ","))
+	}
+	return v
+}
+
+func (cl *Client) setURL(k crmclient.Kind, q url.Values) string {
+	u := cl.api + entitySet(k)
+	if len(q) > 0 {
+		u += "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	}
+	return u
+}
+
+// Changes reads the change feed of one kind as the application
+// ("Use change tracking to synchronize data with external systems").
+func (cl *Client) Changes(ctx context.Context, k crmclient.Kind, token string) (crmclient.ChangeSet, error) {
+	if err := checkKind("changes", k); err != nil {
+		return crmclient.ChangeSet{}, err
+	}
+	q := cl.selectQuery(k)
+	c := call{op: "changes", kind: k, method: http.MethodGet, header: http.Header{}}
+	if token == "" {
+		c.header.Set("Prefer", "odata.track-changes")
+	} else {
+		q.Set("$deltatoken", token)
+	}
+	c.url = cl.setURL(k, q)
+	var cs crmclient.ChangeSet
+	delta, err := cl.collect(ctx, c, func(m map[string]json.RawMessage) error {
+		if reason, ok := m["reason"]; ok && text(reason) == "deleted" {
+			cs.Deleted = append(cs.Deleted, strings.ToLower(text(m["id"])))
+			return nil
+		}
+		rec, err := decodeRecord(k, m)
+		if err != nil {
+			return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+		}
+		cs.Changed = append(cs.Changed, rec)
+		return nil
+	})
+	if err != nil {
+		return crmclient.ChangeSet{}, err
+	}
+	u, err := url.Parse(delta)
+	if delta == "" || err != nil || u.Query().Get("$deltatoken") == "" {
+		return crmclient.ChangeSet{}, cl.fail(c, 0, "", "change tracking answer without a delta link", crmclient.ErrUnavailable)
+	}
+	cs.Token = u.Query().Get("$deltatoken")
+	return cs, nil
+}
+
+// maxFilterIDs bounds the ids in one $filter, keeping URLs far below
+// Dataverse's 32 KiB limit.
+const maxFilterIDs = 200
+
+// Parties reads the activity parties of many activities with few requests.
+func (cl *Client) Parties(ctx context.Context, k crmclient.Kind, ids []string) (map[string][]crmclient.Party, error) {
+	if err := checkKind("parties", k); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]crmclient.Party, len(ids))
+	for start := 0; start < len(ids); start += maxFilterIDs {
+		chunk := ids[start:min(start+maxFilterIDs, len(ids))]
+		conds := make([]string, len(chunk))
+		for i, id := range chunk {
+			conds[i] = "_activityid_value eq " + id
+		}
+		q := url.Values{}
+		q.Set("$select", "_activityid_value,_partyid_value,participationtypemask,addressused")
+		q.Set("$filter", strings.Join(conds, " or "))
+		c := call{op: "parties", kind: k, method: http.MethodGet, url: cl.api + "activityparties?" + strings.ReplaceAll(q.Encode(), "+", "%20"),
+			header: http.Header{"Prefer": {`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`}}}
+		_, err := cl.collect(ctx, c, func(m map[string]json.RawMessage) error {
+			act := strings.ToLower(text(m["_activityid_value"]))
+			out[act] = append(out[act], decodeParty(m))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func decodeParty(m map[string]json.RawMessage) crmclient.Party {
+	mask, _ := strconv.Atoi(text(m["participationtypemask"]))
+	p := crmclient.Party{Role: crmclient.Role(mask), Address: text(m["addressused"])}
+	if id := text(m["_partyid_value"]); id != "" {
+		p.PartyID = strings.ToLower(id)
+		p.PartyKind = text(m["_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname"])
+	}
+	return p
+}
+
+func encodeParties(ps []crmclient.Party) []map[string]any {
+	out := make([]map[string]any, 0, len(ps))
+	for _, p := range ps {
+		m := map[string]any{"participationtypemask": int(p.Role)}
+		if p.Address != "" {
+			m["addressused"] = p.Address
+		}
+		if p.PartyID != "" {
+			set := "contacts"
+			if p.PartyKind == "systemuser" {
+				set = "systemusers"
+			}
+			m["partyid_"+p.PartyKind+"@odata.bind"] = "/" + set + "(" + p.PartyID + ")"
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (cl *Client) recordURL(k crmclient.Kind, id string, q url.Values) string {
+	u := cl.api + entitySet(k) + "(" + id + ")"
+	if len(q) > 0 {
+		u += "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	}
+	return u
+}
+
+// readQuery is the query of a single-record read: the selected columns and,
+// for activities, the parties.
+func (cl *Client) readQuery(k crmclient.Kind) url.Values {
+	q := cl.selectQuery(k)
+	if k.IsActivity() {
+		q.Set("$expand", partiesNav(k)+"($select=_partyid_value,participationtypemask,addressused)")
+	}
+	return q
+}
+
+func (cl *Client) decodeOne(c call, body []byte) (crmclient.Record, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return crmclient.Record{}, cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
+	}
+	rec, err := decodeRecord(c.kind, m)
+	if err != nil {
+		return rec, cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
+	}
+	if raw, ok := m[partiesNav(c.kind)]; ok && c.kind.IsActivity() {
+		var ps []map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &ps); err == nil {
+			rec.Parties = []crmclient.Party{}
+			for _, p := range ps {
+				rec.Parties = append(rec.Parties, decodeParty(p))
+			}
+		}
+	}
+	return rec, nil
+}
+
+var annotationsPrefer = `odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`
+
+// Get reads one record as user as; activities come with their parties.
+func (cl *Client) Get(ctx context.Context, as crmclient.User, k crmclient.Kind, id string) (crmclient.Record, error) {
+	if err := checkKind("get", k); err != nil {
+		return crmclient.Record{}, err
+	}
+	c := call{op: "get", kind: k, id: id, method: http.MethodGet, url: cl.recordURL(k, id, cl.readQuery(k)), as: &as,
+		header: http.Header{"Prefer": {annotationsPrefer}}}
+	_, _, body, err := cl.do(ctx, c)
+	if err != nil {
+		return crmclient.Record{}, err
+	}
+	return cl.decodeOne(c, body)
+}
+
+// Create makes rec as user as with the id rec.ID. A POST that gives the
+// primary key is refused with 412 DuplicateRecord when the record exists,
+// so a retry after a lost answer finds the record instead of making a
+// second one.
+func (cl *Client) Create(ctx context.Context, as crmclient.User, rec crmclient.Record) (crmclient.Record, error) {
+	if err := checkKind("create", rec.Kind); err != nil {
+		return crmclient.Record{}, err
+	}
+	if rec.ID == "" {
+		return crmclient.Record{}, &crmclient.Error{Op: "create", Kind: rec.Kind, Err: fmt.Errorf("%w: a create needs the id the caller chose", crmclient.ErrRejected)}
+	}
+	extra := map[string]any{primaryKey(rec.Kind): rec.ID}
+	if rec.Owner != "" && rec.Owner != as.ID {
+		extra["ownerid@odata.bind"] = "/systemusers(" + rec.Owner + ")"
+	}
+	if rec.Kind.IsActivity() && rec.Parties != nil {
+		extra[partiesNav(rec.Kind)] = encodeParties(rec.Parties)
+	}
+	body, err := cl.encodeColumns(ctx, rec.Kind, rec.Columns, extra)
+	if err != nil {
+		return crmclient.Record{}, err
+	}
+	c := call{op: "create", kind: rec.Kind, id: rec.ID, method: http.MethodPost, url: cl.setURL(rec.Kind, cl.readQuery(rec.Kind)),
+		body: body, as: &as, header: http.Header{"Prefer": {"return=representation", annotationsPrefer}}}
+	_, _, ans, err := cl.do(ctx, c)
+	if errors.Is(err, crmclient.ErrExists) {
+		return cl.Get(ctx, as, rec.Kind, rec.ID)
+	}
+	if err != nil {
+		return crmclient.Record{}, err
+	}
+	return cl.decodeOne(c, ans)
+}
+
+// Update writes only cols (and the parties, when not nil) if the record is
+// still at version etag; a stale etag gives crmclient.ErrPrecondition.
+func (cl *Client) Update(ctx context.Context, as crmclient.User, k crmclient.Kind, id, etag string, cols crmclient.Columns, parties []crmclient.Party) (crmclient.Record, error) {
+	if err := checkKind("update", k); err != nil {
+		return crmclient.Record{}, err
+	}
+	var extra map[string]any
+	if k.IsActivity() && parties != nil {
+		extra = map[string]any{partiesNav(k): encodeParties(parties)}
+	}
+	body, err := cl.encodeColumns(ctx, k, cols, extra)
+	if err != nil {
+		return crmclient.Record{}, err
+	}
+	if etag == "" {
+		etag = "*" // update only; never create through upsert
+	}
+	c := call{op: "update", kind: k, id: id, method: http.MethodPatch, url: cl.recordURL(k, id, cl.readQuery(k)), body: body, as: &as,
+		header: http.Header{"If-Match": {etag}, "Prefer": {"return=representation," + annotationsPrefer}}}
+	_, _, ans, err := cl.do(ctx, c)
+	if err != nil {
+		return crmclient.Record{}, err
+	}
+	return cl.decodeOne(c, ans)
+}
+
+// Delete removes a record if it is still at version etag ("" for any).
+func (cl *Client) Delete(ctx context.Context, as crmclient.User, k crmclient.Kind, id, etag string) error {
+	if err := checkKind("delete", k); err != nil {
+		return err
+	}
+	c := call{op: "delete", kind: k, id: id, method: http.MethodDelete, url: cl.recordURL(k, id, nil), as: &as}
+	if etag != "" {
+		c.header = http.Header{"If-Match": {etag}}
+	}
+	_, _, _, err := cl.do(ctx, c)
+	return err
+}
+
+// List returns the ids and versions of the records of kind that belong to
+// a user: owned, or, for activities, with the user as a party. It reads as
+// the application, without change tracking.
+func (cl *Client) List(ctx context.Context, k crmclient.Kind, userID string) ([]crmclient.Version, error) {
+	if err := checkKind("list", k); err != nil {
+		return nil, err
+	}
+	key := primaryKey(k)
+	filter := "_ownerid_value eq " + userID
+	if k.IsActivity() {
+		filter += " or " + partiesNav(k) + "/any(p:p/_partyid_value eq " + userID + ")"
+	}
+	q := url.Values{"$select": {key + ",versionnumber"}, "$filter": {filter}}
+	var out []crmclient.Version
+	_, err := cl.collect(ctx, call{op: "list", kind: k, method: http.MethodGet, url: cl.setURL(k, q)}, func(m map[string]json.RawMessage) error {
+		var etag string
+		_ = json.Unmarshal(m["@odata.etag"], &etag)
+		out = append(out, crmclient.Version{ID: strings.ToLower(text(m[key])), ETag: etag})
+		return nil
+	})
+	return out, err
+}
+
+// quote writes s as an OData string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// SearchContacts finds contacts visible to as by name, e-mail or job title.
+func (cl *Client) SearchContacts(ctx context.Context, as crmclient.User, text string, limit int) ([]crmclient.Record, error) {
+	if limit <= 0 || limit > 5000 {
+		limit = 50
+	}
+	var conds []string
+	for _, col := range []string{"fullname", "emailaddress1", "emailaddress2", "emailaddress3", "jobtitle"} {
+		conds = append(conds, "contains("+col+","+quote(text)+")")
+	}
+	q := cl.selectQuery(crmclient.Contact)
+	q.Set("$filter", strings.Join(conds, " or "))
+	q.Set("$top", strconv.Itoa(limit))
+	q.Set("$orderby", "fullname")
+	c := call{op: "search", kind: crmclient.Contact, method: http.MethodGet, url: cl.setURL(crmclient.Contact, q), as: &as}
+	_, _, body, err := cl.do(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var p page
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
+	}
+	out := make([]crmclient.Record, 0, len(p.Value))
+	for _, m := range p.Value {
+		rec, err := decodeRecord(crmclient.Contact, m)
+		if err != nil {
+			return nil, cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// FindUsers looks users up by sign-in name or primary e-mail; "@domain"
+// matches every user of the domain. Application users are not people and
+// are left out.
+func (cl *Client) FindUsers(ctx context.Context, names ...string) ([]crmclient.User, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var conds []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "@") {
+			conds = append(conds, "endswith(domainname,"+quote(n)+")")
+		} else {
+			conds = append(conds, "domainname eq "+quote(n), "internalemailaddress eq "+quote(n))
+		}
+	}
+	q := url.Values{
+		"$select": {"systemuserid,domainname,fullname,internalemailaddress,azureactivedirectoryobjectid,isdisabled"},
+		"$filter": {"applicationid eq null and (" + strings.Join(conds, " or ") + ")"},
+	}
+	var out []crmclient.User
+	c := call{op: "users", method: http.MethodGet, url: cl.api + "systemusers?" + strings.ReplaceAll(q.Encode(), "+", "%20")}
+	_, err := cl.collect(ctx, c, func(m map[string]json.RawMessage) error {
+		out = append(out, crmclient.User{
+			ID: strings.ToLower(text(m["systemuserid"])), ObjectID: strings.ToLower(text(m["azureactivedirectoryobjectid"])),
+			DomainName: text(m["domainname"]), FullName: text(m["fullname"]), Email: text(m["internalemailaddress"]),
+			Disabled: text(m["isdisabled"]) == "true",
+		})
+		return nil
+	})
+	return out, err
+}
