@@ -490,7 +490,9 @@ func TestActivityParties(t *testing.T) {
 		t.Fatalf("parties of %d activities", len(parties))
 	}
 	ps := parties[ids[7]]
-	sort.Slice(ps, func(i, j int) bool { return ps[i].Role > ps[j].Role || (ps[i].Role == ps[j].Role && ps[i].PartyKind < ps[j].PartyKind) })
+	sort.Slice(ps, func(i, j int) bool {
+		return ps[i].Role > ps[j].Role || (ps[i].Role == ps[j].Role && ps[i].PartyKind < ps[j].PartyKind)
+	})
 	want := []crmclient.Party{
 		{Role: crmclient.Organizer, PartyKind: "systemuser", PartyID: alice.ID},
 		{Role: crmclient.OptionalAttendee, Address: "stranger@example.org"},

@@ -1,6 +1,7 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,44 +15,60 @@ import (
 	"github.com/crmdav/crmdav/crmclient"
 )
 
-// page is one page of a collection answer.
+// page is one page of a collection answer; its entities are decoded one by
+// one with scanObject.
 type page struct {
-	Value     []map[string]json.RawMessage `json:"value"`
-	NextLink  string                       `json:"@odata.nextLink"`
-	DeltaLink string                       `json:"@odata.deltaLink"`
+	Value     []json.RawMessage `json:"value"`
+	NextLink  string            `json:"@odata.nextLink"`
+	DeltaLink string            `json:"@odata.deltaLink"`
 }
 
-// systemColumns are read into Record fields rather than Columns.
-var systemColumns = map[string]bool{
-	"versionnumber": true, "modifiedon": true, "_ownerid_value": true,
-}
-
-// decodeRecord turns one entity of an answer into a Record.
-func decodeRecord(k crmclient.Kind, m map[string]json.RawMessage) (crmclient.Record, error) {
-	rec := crmclient.Record{Kind: k, Columns: crmclient.Columns{}}
+// decodeRecord turns one entity of an answer into a Record. Expanded
+// parties, when present, are decoded too.
+func decodeRecord(k crmclient.Kind, raw []byte) (crmclient.Record, error) {
+	rec := crmclient.Record{Kind: k, Columns: make(crmclient.Columns, 48)}
 	key := primaryKey(k)
-	for name, raw := range m {
+	nav := ""
+	if k.IsActivity() {
+		nav = partiesNav(k)
+	}
+	err := scanObject(raw, func(m *member) error {
 		switch {
-		case name == "@odata.etag":
-			if err := json.Unmarshal(raw, &rec.ETag); err != nil {
-				return rec, err
+		case m.name == "@odata.etag":
+			rec.ETag = m.str
+		case m.name == nav:
+			var ps []json.RawMessage
+			if err := json.Unmarshal(m.raw, &ps); err != nil {
+				return err
 			}
-		case strings.Contains(name, "@"):
+			rec.Parties = make([]crmclient.Party, 0, len(ps))
+			for _, p := range ps {
+				f, err := textMap(p)
+				if err != nil {
+					return err
+				}
+				rec.Parties = append(rec.Parties, decodeParty(f))
+			}
+		case strings.IndexByte(m.name, '@') >= 0:
 			// annotations
-		case name == key:
-			rec.ID = strings.ToLower(text(raw))
-		case name == "_ownerid_value":
-			rec.Owner = strings.ToLower(text(raw))
-		case name == "modifiedon":
-			if t, err := time.Parse(time.RFC3339, text(raw)); err == nil {
+		case m.name == key:
+			rec.ID = strings.ToLower(m.str)
+		case m.name == "_ownerid_value":
+			rec.Owner = strings.ToLower(m.str)
+		case m.name == "modifiedon":
+			if t, err := time.Parse(time.RFC3339, m.str); err == nil {
 				rec.ModifiedOn = t.UTC()
 			}
-		case systemColumns[name]:
-		case raw[0] == '{' || raw[0] == '[':
-			// expanded navigation properties
+		case m.name == "versionnumber":
+		case !m.isStr && len(m.raw) > 0 && (m.raw[0] == '{' || m.raw[0] == '['):
+			// other navigation properties
 		default:
-			rec.Columns[name] = text(raw)
+			rec.Columns[m.name] = m.text()
 		}
+		return nil
+	})
+	if err != nil {
+		return rec, err
 	}
 	if rec.ID == "" {
 		return rec, fmt.Errorf("answer has no %s", key)
@@ -59,18 +76,15 @@ func decodeRecord(k crmclient.Kind, m map[string]json.RawMessage) (crmclient.Rec
 	return rec, nil
 }
 
-// text encodes a JSON value as a Columns string (see crmclient.Columns).
-func text(raw json.RawMessage) string {
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return ""
-	case raw[0] == '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
+// textMap decodes a flat entity into Columns-encoded strings by name,
+// annotations included.
+func textMap(raw []byte) (map[string]string, error) {
+	out := map[string]string{}
+	err := scanObject(raw, func(m *member) error {
+		out[m.name] = m.text()
+		return nil
+	})
+	return out, err
 }
 
 // encodeColumns writes cols as a JSON body, typed by the kind's metadata.
@@ -160,7 +174,7 @@ func (cl *Client) attributeTypes(ctx context.Context, k crmclient.Kind) (map[str
 
 // collect reads a collection, following @odata.nextLink, and calls fn for
 // each entity; it returns the final delta link, if any.
-func (cl *Client) collect(ctx context.Context, c call, fn func(map[string]json.RawMessage) error) (string, error) {
+func (cl *Client) collect(ctx context.Context, c call, fn func(raw []byte) error) (string, error) {
 	if c.header == nil {
 		c.header = http.Header{}
 	}
@@ -227,12 +241,19 @@ func (cl *Client) Changes(ctx context.Context, k crmclient.Kind, token string) (
 	}
 	c.url = cl.setURL(k, q)
 	var cs crmclient.ChangeSet
-	delta, err := cl.collect(ctx, c, func(m map[string]json.RawMessage) error {
-		if reason, ok := m["reason"]; ok && text(reason) == "deleted" {
-			cs.Deleted = append(cs.Deleted, strings.ToLower(text(m["id"])))
-			return nil
+	delta, err := cl.collect(ctx, c, func(raw []byte) error {
+		// "$deletedEntity" entries: {"@odata.context": "…/$deletedEntity", "id": …, "reason": "deleted"}
+		if bytes.Contains(raw, []byte("$deletedEntity")) {
+			f, err := textMap(raw)
+			if err != nil {
+				return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+			}
+			if f["reason"] == "deleted" && strings.HasSuffix(f["@odata.context"], "/$deletedEntity") {
+				cs.Deleted = append(cs.Deleted, strings.ToLower(f["id"]))
+				return nil
+			}
 		}
-		rec, err := decodeRecord(k, m)
+		rec, err := decodeRecord(k, raw)
 		if err != nil {
 			return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
 		}
@@ -271,9 +292,13 @@ func (cl *Client) Parties(ctx context.Context, k crmclient.Kind, ids []string) (
 		q.Set("$filter", strings.Join(conds, " or "))
 		c := call{op: "parties", kind: k, method: http.MethodGet, url: cl.api + "activityparties?" + strings.ReplaceAll(q.Encode(), "+", "%20"),
 			header: http.Header{"Prefer": {`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`}}}
-		_, err := cl.collect(ctx, c, func(m map[string]json.RawMessage) error {
-			act := strings.ToLower(text(m["_activityid_value"]))
-			out[act] = append(out[act], decodeParty(m))
+		_, err := cl.collect(ctx, c, func(raw []byte) error {
+			f, err := textMap(raw)
+			if err != nil {
+				return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+			}
+			act := strings.ToLower(f["_activityid_value"])
+			out[act] = append(out[act], decodeParty(f))
 			return nil
 		})
 		if err != nil {
@@ -283,12 +308,12 @@ func (cl *Client) Parties(ctx context.Context, k crmclient.Kind, ids []string) (
 	return out, nil
 }
 
-func decodeParty(m map[string]json.RawMessage) crmclient.Party {
-	mask, _ := strconv.Atoi(text(m["participationtypemask"]))
-	p := crmclient.Party{Role: crmclient.Role(mask), Address: text(m["addressused"])}
-	if id := text(m["_partyid_value"]); id != "" {
+func decodeParty(f map[string]string) crmclient.Party {
+	mask, _ := strconv.Atoi(f["participationtypemask"])
+	p := crmclient.Party{Role: crmclient.Role(mask), Address: f["addressused"]}
+	if id := f["_partyid_value"]; id != "" {
 		p.PartyID = strings.ToLower(id)
-		p.PartyKind = text(m["_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname"])
+		p.PartyKind = f["_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname"]
 	}
 	return p
 }
@@ -331,22 +356,12 @@ func (cl *Client) readQuery(k crmclient.Kind) url.Values {
 }
 
 func (cl *Client) decodeOne(c call, body []byte) (crmclient.Record, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return crmclient.Record{}, cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
-	}
-	rec, err := decodeRecord(c.kind, m)
+	rec, err := decodeRecord(c.kind, body)
 	if err != nil {
 		return rec, cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
 	}
-	if raw, ok := m[partiesNav(c.kind)]; ok && c.kind.IsActivity() {
-		var ps []map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &ps); err == nil {
-			rec.Parties = []crmclient.Party{}
-			for _, p := range ps {
-				rec.Parties = append(rec.Parties, decodeParty(p))
-			}
-		}
+	if c.kind.IsActivity() && rec.Parties == nil {
+		rec.Parties = []crmclient.Party{}
 	}
 	return rec, nil
 }
@@ -454,10 +469,13 @@ func (cl *Client) List(ctx context.Context, k crmclient.Kind, userID string) ([]
 	}
 	q := url.Values{"$select": {key + ",versionnumber"}, "$filter": {filter}}
 	var out []crmclient.Version
-	_, err := cl.collect(ctx, call{op: "list", kind: k, method: http.MethodGet, url: cl.setURL(k, q)}, func(m map[string]json.RawMessage) error {
-		var etag string
-		_ = json.Unmarshal(m["@odata.etag"], &etag)
-		out = append(out, crmclient.Version{ID: strings.ToLower(text(m[key])), ETag: etag})
+	c := call{op: "list", kind: k, method: http.MethodGet, url: cl.setURL(k, q)}
+	_, err := cl.collect(ctx, c, func(raw []byte) error {
+		f, err := textMap(raw)
+		if err != nil {
+			return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+		}
+		out = append(out, crmclient.Version{ID: strings.ToLower(f[key]), ETag: f["@odata.etag"]})
 		return nil
 	})
 	return out, err
@@ -489,8 +507,8 @@ func (cl *Client) SearchContacts(ctx context.Context, as crmclient.User, text st
 		return nil, cl.fail(c, 0, "", "bad answer: "+err.Error(), crmclient.ErrUnavailable)
 	}
 	out := make([]crmclient.Record, 0, len(p.Value))
-	for _, m := range p.Value {
-		rec, err := decodeRecord(crmclient.Contact, m)
+	for _, raw := range p.Value {
+		rec, err := decodeRecord(crmclient.Contact, raw)
 		if err != nil {
 			return nil, cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
 		}
@@ -520,11 +538,15 @@ func (cl *Client) FindUsers(ctx context.Context, names ...string) ([]crmclient.U
 	}
 	var out []crmclient.User
 	c := call{op: "users", method: http.MethodGet, url: cl.api + "systemusers?" + strings.ReplaceAll(q.Encode(), "+", "%20")}
-	_, err := cl.collect(ctx, c, func(m map[string]json.RawMessage) error {
+	_, err := cl.collect(ctx, c, func(raw []byte) error {
+		f, err := textMap(raw)
+		if err != nil {
+			return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+		}
 		out = append(out, crmclient.User{
-			ID: strings.ToLower(text(m["systemuserid"])), ObjectID: strings.ToLower(text(m["azureactivedirectoryobjectid"])),
-			DomainName: text(m["domainname"]), FullName: text(m["fullname"]), Email: text(m["internalemailaddress"]),
-			Disabled: text(m["isdisabled"]) == "true",
+			ID: strings.ToLower(f["systemuserid"]), ObjectID: strings.ToLower(f["azureactivedirectoryobjectid"]),
+			DomainName: f["domainname"], FullName: f["fullname"], Email: f["internalemailaddress"],
+			Disabled: f["isdisabled"] == "true",
 		})
 		return nil
 	})

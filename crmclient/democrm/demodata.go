@@ -1,0 +1,307 @@
+package democrm
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/crmdav/crmdav/crmclient"
+)
+
+// Demo describes the demo data Seed makes.
+type Demo struct {
+	Users    int       // people: alice, bob, carol, … (3)
+	Contacts int       // contacts per user (20)
+	Now      time.Time // dates are spread around it (time.Now)
+	Seed     uint64    // the same seed makes the same data
+}
+
+var demoUserNames = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter"}
+
+var firstNames = []string{"Anna", "Ben", "Chloe", "David", "Elena", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Katrin", "Lukas", "Maria", "Noah", "Olga", "Paul", "Rosa", "Simon", "Tara", "Umar", "Vera", "Wim", "Xenia", "Yusuf", "Zoe"}
+var lastNames = []string{"Andersen", "Bauer", "Castillo", "Dubois", "Eriksen", "Fischer", "García", "Hoffmann", "Ivanova", "Jansen", "Kowalski", "Larsen", "Müller", "Novak", "O'Brien", "Petrov", "Quinn", "Rossi", "Schmidt", "Tanaka", "Ulrich", "Varga", "Weber", "Yilmaz", "Zimmermann"}
+var jobTitles = []string{"Purchasing Manager", "CFO", "Head of IT", "Sales Director", "Office Manager", "Procurement Lead", "CEO", "Project Manager", "Operations Manager", "Buyer"}
+var cities = []struct{ city, state, zip, country string }{
+	{"Berlin", "", "10115", "Germany"}, {"Lyon", "", "69002", "France"}, {"Seattle", "WA", "98101", "USA"},
+	{"Utrecht", "", "3511", "Netherlands"}, {"Graz", "", "8010", "Austria"}, {"Leeds", "", "LS1 4AP", "United Kingdom"},
+}
+var streets = []string{"Hauptstraße", "Rue de la République", "Pine Street", "Oudegracht", "Herrengasse", "Park Row"}
+var meetingTopics = []string{"Quarterly review", "Product demo", "Contract negotiation", "Kick-off", "Pricing discussion", "Onboarding", "Renewal planning", "Site visit"}
+var taskTopics = []string{"Send proposal", "Prepare quote", "Update forecast", "Follow up on invoice", "Book venue", "Review contract draft"}
+
+// UserName is the sign-in name of demo user name.
+func UserName(name string) string { return name + "@crmdav.demo" }
+
+// Seed makes demo users and, for each, contacts, single and recurring
+// appointments (with exceptions, some with other users as attendees),
+// tasks, phone calls, letters, faxes and e-mails dated around d.Now. It
+// makes the users only once: data that exists is left as it is.
+func (s *Server) Seed(d Demo) ([]crmclient.User, error) {
+	if d.Users <= 0 {
+		d.Users = 3
+	}
+	if d.Contacts < 0 {
+		d.Contacts = 0
+	}
+	if d.Now.IsZero() {
+		d.Now = s.opts.Now()
+	}
+	d.Now = d.Now.UTC().Truncate(time.Hour)
+	var users []crmclient.User
+	fresh := []bool{}
+	for i := range d.Users {
+		name := fmt.Sprintf("user%d", i+1)
+		if i < len(demoUserNames) {
+			name = demoUserNames[i]
+		}
+		existing, err := s.userBy("domainname", UserName(name))
+		if err != nil {
+			return nil, err
+		}
+		u, err := s.AddUser(UserName(name), strings.ToUpper(name[:1])+name[1:], "Demo")
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+		fresh = append(fresh, existing == nil)
+	}
+	for i, u := range users {
+		if !fresh[i] {
+			continue
+		}
+		g := &demoGen{s: s, d: d, user: u, users: users,
+			rnd: rand.New(rand.NewPCG(d.Seed, uint64(i)+1)), ns: uuid.NewSHA1(metadataNS, []byte(fmt.Sprint("demo", d.Seed, u.ID)))}
+		if err := s.st.write(g.run); err != nil {
+			return nil, fmt.Errorf("democrm: demo data for %s: %w", u.DomainName, err)
+		}
+	}
+	return users, nil
+}
+
+type demoGen struct {
+	s     *Server
+	d     Demo
+	user  crmclient.User
+	users []crmclient.User
+	rnd   *rand.Rand
+	ns    uuid.UUID
+	n     int
+	tx    *gorm.DB
+	// contacts made so far, as parties for activities
+	contacts []*row
+}
+
+func (g *demoGen) id() string {
+	g.n++
+	return uuid.NewSHA1(g.ns, []byte(fmt.Sprint(g.n))).String()
+}
+
+func (g *demoGen) pick(list []string) string { return list[g.rnd.IntN(len(list))] }
+
+func num(n int) json.Number { return json.Number(fmt.Sprint(n)) }
+
+func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// put writes a row owned by the generator's user with the defaults a
+// create through the Web API would give it.
+func (g *demoGen) put(entity string, fields map[string]any, parties []partyIn) (*row, error) {
+	e := g.s.schema.byName[entity]
+	now := g.s.now()
+	rw := &row{entity: e, id: g.id(), owner: g.user.ID, created: now, modified: now, data: map[string]any{}}
+	fs := rw.fields()
+	for _, a := range e.attrs {
+		if a.def != nil {
+			fs[a.readName()] = a.def
+		}
+	}
+	fs["_createdby_value"] = g.user.ID
+	caller := &caller{app: &appClient{userID: g.user.ID}}
+	g.s.apply(rw, &change{fields: fields}, caller, now)
+	if err := g.s.st.put(g.tx, rw); err != nil {
+		return nil, err
+	}
+	if parties != nil {
+		if err := g.s.writeParties(g.tx, rw, parties, now); err != nil {
+			return nil, err
+		}
+	}
+	return rw, nil
+}
+
+func (g *demoGen) me(role crmclient.Role) partyIn {
+	return partyIn{mask: int64(role), kind: "systemuser", id: g.user.ID, address: g.user.Email}
+}
+
+func (g *demoGen) someContact(role crmclient.Role) []partyIn {
+	if len(g.contacts) == 0 {
+		return nil
+	}
+	c := g.contacts[g.rnd.IntN(len(g.contacts))]
+	mail, _ := c.fields()["emailaddress1"].(string)
+	return []partyIn{{mask: int64(role), kind: "contact", id: c.id, address: mail}}
+}
+
+// day is a working-day time around now: offset days, at hour.
+func (g *demoGen) day(offset, hour int) time.Time {
+	t := g.d.Now.Truncate(24*time.Hour).AddDate(0, 0, offset).Add(time.Duration(hour) * time.Hour)
+	switch t.Weekday() {
+	case time.Saturday:
+		t = t.AddDate(0, 0, 2)
+	case time.Sunday:
+		t = t.AddDate(0, 0, 1)
+	}
+	return t
+}
+
+func (g *demoGen) run(tx *gorm.DB) error {
+	g.tx = tx
+	for range g.d.Contacts {
+		first, last := g.pick(firstNames), g.pick(lastNames)
+		c := cities[g.rnd.IntN(len(cities))]
+		mail := strings.ToLower(strings.NewReplacer("í", "i", "ü", "ue", "'", "").Replace(first+"."+last)) + "@example.com"
+		fields := map[string]any{
+			"firstname": first, "lastname": last, "jobtitle": g.pick(jobTitles),
+			"emailaddress1": mail, "telephone1": fmt.Sprintf("+49 30 %07d", g.rnd.IntN(10_000_000)),
+			"mobilephone":    fmt.Sprintf("+49 170 %07d", g.rnd.IntN(10_000_000)),
+			"address1_line1": fmt.Sprintf("%s %d", g.pick(streets), 1+g.rnd.IntN(120)),
+			"address1_city":  c.city, "address1_postalcode": c.zip, "address1_country": c.country,
+			"address1_stateorprovince": nilIfEmpty(c.state),
+		}
+		if g.rnd.IntN(3) == 0 {
+			fields["birthdate"] = time.Date(1950+g.rnd.IntN(50), time.Month(1+g.rnd.IntN(12)), 1+g.rnd.IntN(28), 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+		}
+		if g.rnd.IntN(4) == 0 {
+			fields["description"] = "Met at the " + g.pick([]string{"trade fair", "partner summit", "webinar"}) + "."
+		}
+		rw, err := g.put("contact", fields, nil)
+		if err != nil {
+			return err
+		}
+		g.contacts = append(g.contacts, rw)
+	}
+
+	// Single appointments over two weeks back and four ahead; every third
+	// one with another user as a required attendee.
+	for i := range 12 {
+		start := g.day(g.rnd.IntN(42)-14, 8+g.rnd.IntN(9))
+		parties := append([]partyIn{g.me(crmclient.Organizer)}, g.someContact(crmclient.RequiredAttendee)...)
+		if i%3 == 0 && len(g.users) > 1 {
+			other := g.users[g.rnd.IntN(len(g.users))]
+			if other.ID != g.user.ID {
+				parties = append(parties, partyIn{mask: int64(crmclient.RequiredAttendee), kind: "systemuser", id: other.ID, address: other.Email})
+			}
+		}
+		if _, err := g.put("appointment", map[string]any{
+			"subject": g.pick(meetingTopics), "location": g.pick([]string{"Meeting room 1", "Online", "Customer site", "Café"}),
+			"scheduledstart": iso(start), "scheduledend": iso(start.Add(time.Duration(30+30*g.rnd.IntN(4)) * time.Minute)),
+			"description": "Agenda: status, next steps.", "prioritycode": num(1),
+		}, parties); err != nil {
+			return err
+		}
+	}
+	// One all-day event.
+	allDay := g.day(3, 0)
+	if _, err := g.put("appointment", map[string]any{
+		"subject": "Trade fair", "isalldayevent": true, "scheduledstart": iso(allDay), "scheduledend": iso(allDay.AddDate(0, 0, 1)),
+	}, []partyIn{g.me(crmclient.Organizer)}); err != nil {
+		return err
+	}
+
+	// Recurring series: a weekly meeting on Monday and Wednesday with one
+	// moved instance, and a monthly review on the first Tuesday.
+	weeklyStart := g.day(-21, 9)
+	for weeklyStart.Weekday() != time.Monday {
+		weeklyStart = weeklyStart.AddDate(0, 0, -1)
+	}
+	weekly, err := g.put("recurringappointmentmaster", map[string]any{
+		"subject": "Team sync", "location": "Meeting room 2",
+		"recurrencepatterntype": num(1), "interval": num(1), "daysofweekmask": num(0x02 | 0x08),
+		"patternstartdate": iso(weeklyStart.Truncate(24 * time.Hour)), "patternendtype": num(1),
+		"starttime": iso(weeklyStart), "endtime": iso(weeklyStart.Add(30 * time.Minute)), "duration": num(30),
+		"firstdayofweek": num(1),
+	}, []partyIn{g.me(crmclient.Organizer)})
+	if err != nil {
+		return err
+	}
+	moved := weeklyStart.AddDate(0, 0, 21) // the Monday this week
+	if _, err := g.put("appointment", map[string]any{
+		"subject": "Team sync (moved)", "location": "Meeting room 2", "seriesid": weekly.id,
+		"instancetypecode": num(3), "originalstartdate": iso(moved),
+		"scheduledstart": iso(moved.Add(2 * time.Hour)), "scheduledend": iso(moved.Add(2*time.Hour + 30*time.Minute)),
+	}, []partyIn{g.me(crmclient.Organizer)}); err != nil {
+		return err
+	}
+	monthlyStart := g.day(-60, 14)
+	if _, err := g.put("recurringappointmentmaster", map[string]any{
+		"subject": "Monthly pipeline review", "location": "Online",
+		"recurrencepatterntype": num(2), "interval": num(1), "daysofweekmask": num(0x04), "instance": num(1),
+		"patternstartdate": iso(monthlyStart.Truncate(24 * time.Hour)), "patternendtype": num(2), "occurrences": num(12),
+		"starttime": iso(monthlyStart), "endtime": iso(monthlyStart.Add(time.Hour)), "duration": num(60),
+		"isnthmonthly": true,
+	}, append([]partyIn{g.me(crmclient.Organizer)}, g.someContact(crmclient.OptionalAttendee)...)); err != nil {
+		return err
+	}
+
+	// Tasks, some completed.
+	for i := range 6 {
+		due := g.day(g.rnd.IntN(20)-5, 17)
+		f := map[string]any{"subject": g.pick(taskTopics), "scheduledend": iso(due), "prioritycode": num(g.rnd.IntN(3)),
+			"percentcomplete": num(0), "description": "See the notes from the last call."}
+		if i%3 == 0 {
+			f["statecode"], f["statuscode"], f["percentcomplete"], f["actualend"] = num(1), num(5), num(100), iso(due.Add(-time.Hour))
+		}
+		if _, err := g.put("task", f, []partyIn{}); err != nil {
+			return err
+		}
+	}
+	for i := range 4 {
+		when := g.day(g.rnd.IntN(14)-4, 10+g.rnd.IntN(6))
+		contact := g.someContact(crmclient.ToRecipient)
+		phone := ""
+		if len(contact) > 0 {
+			for _, c := range g.contacts {
+				if c.id == contact[0].id {
+					phone, _ = c.fields()["telephone1"].(string)
+				}
+			}
+		}
+		f := map[string]any{"subject": "Call about " + strings.ToLower(g.pick(meetingTopics)), "scheduledend": iso(when),
+			"phonenumber": nilIfEmpty(phone), "directioncode": i%2 == 0}
+		if i == 0 {
+			f["statecode"], f["statuscode"], f["actualend"] = num(1), num(2), iso(when)
+		}
+		if _, err := g.put("phonecall", f, append([]partyIn{g.me(crmclient.Sender)}, contact...)); err != nil {
+			return err
+		}
+	}
+	for range 2 {
+		if _, err := g.put("letter", map[string]any{"subject": "Offer letter", "scheduledend": iso(g.day(g.rnd.IntN(10), 12)),
+			"address": "Hauptstraße 5\n10115 Berlin", "description": "Dear customer, …"},
+			append([]partyIn{g.me(crmclient.Sender)}, g.someContact(crmclient.ToRecipient)...)); err != nil {
+			return err
+		}
+	}
+	if _, err := g.put("fax", map[string]any{"subject": "Signed order form", "faxnumber": "+49 30 1234567", "numberofpages": num(2),
+		"scheduledend": iso(g.day(-2, 11))}, append([]partyIn{g.me(crmclient.Sender)}, g.someContact(crmclient.ToRecipient)...)); err != nil {
+		return err
+	}
+	for i := range 3 {
+		sent := g.day(-i-1, 9+i)
+		to := g.someContact(crmclient.ToRecipient)
+		addr := ""
+		if len(to) > 0 {
+			addr = to[0].address
+		}
+		if _, err := g.put("email", map[string]any{"subject": "Re: " + g.pick(meetingTopics), "description": "<p>Thanks for your time today.</p>",
+			"sender": g.user.Email, "torecipients": nilIfEmpty(addr), "senton": iso(sent), "actualend": iso(sent),
+			"statecode": num(1), "statuscode": num(3)}, append([]partyIn{g.me(crmclient.Sender)}, to...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
