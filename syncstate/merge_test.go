@@ -15,9 +15,9 @@ func TestMergeMatrix(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	earlier, later := t0.Add(-time.Minute), t0.Add(time.Minute)
 	cases := []struct {
-		name                 string
-		base, ours, theirs   string
-		oursAt               time.Time
+		name                  string
+		base, ours, theirs    string
+		oursAt                time.Time
 		want, toCRM, toClient string // "-" = not in that map
 	}{
 		{"unchanged", "a", "a", "a", t0, "a", "-", "-"},
