@@ -25,7 +25,7 @@ func stableID(parts ...string) string {
 // paged.
 func (s *Server) entityDefinitions(w http.ResponseWriter, r *http.Request, path string) *apiError {
 	if r.Method != http.MethodGet {
-		return errNoResource(r.URL.String())
+		return errNoResource(requestURI(r))
 	}
 	rest, ok := strings.CutPrefix(path, "EntityDefinitions(LogicalName='")
 	name, rest, ok2 := strings.Cut(rest, "')")

@@ -82,11 +82,6 @@ func parseTrackCursor(s string) (trackCursor, bool) {
 }
 
 func (s *Server) changes(w http.ResponseWriter, r *http.Request, c *caller, e *entity, q *queryOpts, p prefs) *apiError {
-	for _, opt := range []string{"$filter", "$orderby", "$expand", "$top"} {
-		if r.URL.Query().Has(opt) {
-			return errTrackingOption(opt)
-		}
-	}
 	if e.name == "activityparty" {
 		return errBadRequest("Change tracking is not enabled for entity 'activityparty'.")
 	}
@@ -132,15 +127,14 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, c *caller, e *e
 		cur = trackCursor{phase: 0, upto: upto}
 	}
 
+	// b collects the value array; the answer is assembled at the end,
+	// when it is known whether it carries a next link or a delta link.
 	var b bytes.Buffer
 	delta := cur.phase > 0
 	ctx := baseURL(r) + "$metadata#" + e.set + selectSuffix(q.sel)
 	if delta {
 		ctx += "/$delta"
 	}
-	b.WriteString(`{"@odata.context":`)
-	writeJSONString(&b, ctx)
-	b.WriteString(`,"value":[`)
 	n := 0
 	sep := func() {
 		if n > 0 {
@@ -197,22 +191,31 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, c *caller, e *e
 			done = len(ts) < want
 		}
 	}
-	b.WriteByte(']')
-	if !done {
-		// More to come: a next link carrying the cursor. Whether the page
-		// was exactly the last one is only known on the next request.
-		b.WriteString(`,"@odata.nextLink":`)
-		writeJSONString(&b, nextLink(r, "$skiptoken", cookie(cur.String(), n, true)))
-	} else {
-		vals := url.Values{}
+	var out bytes.Buffer
+	out.WriteString(`{"@odata.context":`)
+	writeJSONString(&out, ctx)
+	if done {
+		// The documentation's examples put the delta link before the
+		// value, and $select before $deltatoken in it.
+		link := baseURL(r) + e.set + "?"
 		if sel := r.URL.Query().Get("$select"); sel != "" {
-			vals.Set("$select", sel)
+			link += encodeQuery(url.Values{"$select": {sel}}) + "&"
 		}
-		vals.Set("$deltatoken", formatDeltaToken(cur.upto, s.opts.Now()))
-		b.WriteString(`,"@odata.deltaLink":`)
-		writeJSONString(&b, baseURL(r)+e.set+"?"+encodeQuery(vals))
+		link += encodeQuery(url.Values{"$deltatoken": {formatDeltaToken(cur.upto, s.opts.Now())}})
+		out.WriteString(`,"@odata.deltaLink":`)
+		writeJSONString(&out, link)
 	}
-	b.WriteByte('}')
+	out.WriteString(`,"value":[`)
+	out.Write(b.Bytes())
+	out.WriteByte(']')
+	if !done {
+		// More to come: a next link carrying the cursor, after the value
+		// as in "Page results using OData". Whether the page was exactly
+		// the last one is only known on the next request.
+		out.WriteString(`,"@odata.nextLink":`)
+		writeJSONString(&out, nextLink(r, "$skiptoken", cookie(cur.String(), n, pageNumber(q.skiptoken)+1, true)))
+	}
+	out.WriteByte('}')
 	applied := []string{}
 	if p.trackChanges {
 		applied = append(applied, "odata.track-changes")
@@ -223,6 +226,6 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, c *caller, e *e
 	if len(applied) > 0 {
 		w.Header().Set("Preference-Applied", strings.Join(applied, ","))
 	}
-	writeJSON(w, http.StatusOK, b.Bytes())
+	writeJSON(w, http.StatusOK, out.Bytes())
 	return nil
 }

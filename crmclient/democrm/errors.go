@@ -50,7 +50,7 @@ func errUnknownProperty(e *entity, name string) *apiError {
 
 func errInvalidProperty(e *entity, name string) *apiError {
 	// "Troubleshoot Dataverse Web API client errors": property in a body.
-	return &apiError{http.StatusBadRequest, "0x0", fmt.Sprintf("An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property '%s' was found in entity 'Microsoft.Dynamics.CRM.%s'.", name, e.name), nil}
+	return &apiError{http.StatusBadRequest, "0x0", fmt.Sprintf("An error occurred while validating input parameters: Microsoft.Crm.CrmException: Invalid property '%s' was found in entity 'Microsoft.Dynamics.CRM.%s'. ---> Microsoft.OData.ODataException: Does not support untyped value in non-open type.", name, e.name), nil}
 }
 
 func errPayload(e *entity, format string, args ...any) *apiError {

@@ -83,7 +83,9 @@ func lexFilter(s string) ([]string, error) {
 			j := i + 1
 			for ; ; j++ {
 				if j >= len(s) {
-					return nil, &filterError{"Unterminated string literal in $filter."}
+					// "Filter rows using OData": "There is an unterminated
+					// literal at position 21 in 'lastname eq 'O'Bryan''."
+					return nil, &filterError{fmt.Sprintf("There is an unterminated literal at position %d in '%s'.", len(s), s)}
 				}
 				if s[j] == '\'' {
 					if j+1 < len(s) && s[j+1] == '\'' {
@@ -235,6 +237,10 @@ func (p *filterParser) primary() (fnode, error) {
 	}
 	if ts, err := time.Parse(time.RFC3339, t); err == nil {
 		return fLiteral{ts.UTC().Format(time.RFC3339)}, nil
+	}
+	// An Edm.Date literal, compared with DateOnly columns ("2006-01-02").
+	if ts, err := time.Parse("2006-01-02", t); err == nil {
+		return fLiteral{ts.Format("2006-01-02")}, nil
 	}
 	if f, err := strconv.ParseFloat(t, 64); err == nil {
 		return fLiteral{f}, nil
@@ -447,31 +453,50 @@ func sqlHint(n fnode, e *entity) (string, []any, bool) {
 			}
 			return sqlHint(n.r, e)
 		case "or":
-			// Flattened, and folded into IN where every term is an
-			// equality on one column: SQLite's parser nests no deeper.
+			// Flattened, and the equalities on one column folded into one
+			// IN: SQLite refuses expressions nested deeper than 1000, and
+			// a batch of ids on two columns would otherwise nest so.
 			var terms []fnode
 			orTerms(n, &terms)
-			var qs []string
+			var groups []string // hints with one argument, "… = ?", in order
+			byHint := map[string][]any{}
+			var qs []string // other hints
 			var args []any
-			sameCol := ""
 			for _, t := range terms {
 				q, a, ok := sqlHint(t, e)
 				if !ok {
 					return "", nil, false
 				}
-				col, isEq := strings.CutSuffix(q, " = ?")
-				if !isEq || (sameCol != "" && col != sameCol) {
-					sameCol = "-"
-				} else if sameCol == "" {
-					sameCol = col
+				if len(a) == 1 && strings.Count(q, "= ?") == 1 && strings.Count(q, "?") == 1 {
+					if _, seen := byHint[q]; !seen {
+						groups = append(groups, q)
+					}
+					byHint[q] = append(byHint[q], a[0])
+					continue
 				}
 				qs = append(qs, q)
 				args = append(args, a...)
 			}
-			if sameCol != "-" {
-				return sameCol + " IN (?" + strings.Repeat(",?", len(args)-1) + ")", args, true
+			if len(qs) > 100 {
+				return "", nil, false // evaluated row by row instead
 			}
-			return "(" + strings.Join(qs, " OR ") + ")", args, true
+			var all []string
+			var allArgs []any
+			for _, q := range groups {
+				a := byHint[q]
+				if len(a) > 1 {
+					i := strings.LastIndex(q, "= ?")
+					q = q[:i] + "IN (?" + strings.Repeat(",?", len(a)-1) + ")" + q[i+len("= ?"):]
+				}
+				all = append(all, q)
+				allArgs = append(allArgs, a...)
+			}
+			all = append(all, qs...)
+			allArgs = append(allArgs, args...)
+			if len(all) == 1 {
+				return all[0], allArgs, true
+			}
+			return "(" + strings.Join(all, " OR ") + ")", allArgs, true
 		case "eq":
 			p, pok := n.l.(fProp)
 			lit, lok := n.r.(fLiteral)

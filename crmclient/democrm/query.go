@@ -26,9 +26,9 @@ type prefs struct {
 func parsePrefer(h http.Header) prefs {
 	var p prefs
 	for _, line := range h.Values("Prefer") {
-		for _, item := range strings.Split(line, ",") {
+		for _, item := range splitPreferences(line) {
 			k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
-			v = strings.Trim(v, `"`)
+			k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
 			switch strings.ToLower(k) {
 			case "odata.maxpagesize":
 				p.maxPageSize, _ = strconv.Atoi(v)
@@ -42,6 +42,26 @@ func parsePrefer(h http.Header) prefs {
 		}
 	}
 	return p
+}
+
+// splitPreferences splits a Prefer header at the commas between
+// preferences, not at those inside a quoted value (RFC 7240 §2:
+// odata.include-annotations="A,B").
+func splitPreferences(line string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				out = append(out, line[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, line[start:])
 }
 
 // queryOpts are the system query options of a request (OData v4 URL
@@ -177,12 +197,23 @@ func (s *Server) canWrite(c *caller, r *row) (bool, error) {
 
 // query answers GET on an entity set: a query, or change tracking.
 func (s *Server) query(w http.ResponseWriter, r *http.Request, c *caller, e *entity) *apiError {
+	p := parsePrefer(r.Header)
+	vals := r.URL.Query()
+	tracking := p.trackChanges || vals.Get("$deltatoken") != "" || strings.Contains(vals.Get("$skiptoken"), `istracking="True"`)
+	if tracking {
+		// "Query options not supported in Change Tracking Web API request":
+		// refused whatever else the options say.
+		for _, opt := range []string{"$filter", "$orderby", "$expand", "$top"} {
+			if vals.Has(opt) {
+				return errTrackingOption(opt)
+			}
+		}
+	}
 	q, err := s.parseQuery(r, e)
 	if err != nil {
 		return err
 	}
-	p := parsePrefer(r.Header)
-	if p.trackChanges || q.deltatoken != "" || strings.Contains(q.skiptoken, `istracking="True"`) {
+	if tracking {
 		return s.changes(w, r, c, e, q, p)
 	}
 	pageSize := s.opts.MaxPageSize
@@ -277,7 +308,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, c *caller, e *ent
 		if len(page) > want {
 			page = page[:want]
 			if limit < 0 || seen+want < limit {
-				next = cookie(page[len(page)-1].id, seen+want, false)
+				next = cookie(page[len(page)-1].id, seen+want, pageNumber(q.skiptoken)+1, false)
 			}
 		}
 	}
@@ -332,14 +363,30 @@ func sortRows(rows []*row, keys []orderKey) {
 }
 
 // cookie makes a $skiptoken in the shape of Dataverse's paging cookie
-// ("Page results using OData"), holding where the next page starts.
-func cookie(last string, seen int, tracking bool) string {
-	inner := url.QueryEscape(fmt.Sprintf(`<cookie page="%d"><id last="%s" seen="%d" /></cookie>`, seen, last, seen))
+// ("Page results using OData"), holding where the next page starts: page
+// is the number of the next page, the inner cookie that of the page just
+// answered.
+func cookie(last string, seen, page int, tracking bool) string {
+	inner := url.QueryEscape(fmt.Sprintf(`<cookie page="%d"><id last="%s" seen="%d" /></cookie>`, page-1, last, seen))
 	istracking := "False"
 	if tracking {
 		istracking = "True"
 	}
-	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="%s" />`, seen, inner, istracking)
+	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="%s" />`, page, inner, istracking)
+}
+
+// pageNumber is the number of the page a $skiptoken asks for; 1 without one.
+func pageNumber(tok string) int {
+	_, rest, found := strings.Cut(tok, `pagenumber="`)
+	if !found {
+		return 1
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
 }
 
 func parseCookie(tok string) (last string, seen int, ok bool) {
@@ -593,13 +640,17 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request, c *caller, e *
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return s.writeEntity(w, r, http.StatusOK, rw, q, p)
+	return s.writeEntity(w, r, http.StatusOK, rw, q, p, selectSuffix(q.sel))
 }
 
-func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int, rw *row, q *queryOpts, p prefs) *apiError {
+// writeEntity answers one record. sel is the $select part of its context
+// URL: a retrieve names the selected columns ("#contacts(fullname)/$entity"),
+// a create or update with return=representation does not
+// ("#accounts/$entity" in "Create with data returned").
+func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int, rw *row, q *queryOpts, p prefs, sel string) *apiError {
 	var b bytes.Buffer
 	b.WriteString(`{"@odata.context":`)
-	writeJSONString(&b, baseURL(r)+"$metadata#"+rw.entity.set+selectSuffix(q.sel)+"/$entity")
+	writeJSONString(&b, baseURL(r)+"$metadata#"+rw.entity.set+sel+"/$entity")
 	b.WriteByte(',')
 	var inner bytes.Buffer
 	if err := s.writeRow(&inner, rw, q, p.annotations); err != nil {

@@ -237,10 +237,11 @@ func newSchema() *schema {
 
 	add(newEntity("email", "emails", "activityid", true, activityAttrs(),
 		[]attribute{
-			{name: "sender", typ: tString},
-			{name: "torecipients", typ: tString},
+			// Computed from the parties and the send, read only (email reference).
+			{name: "sender", typ: tString, readOnly: true},
+			{name: "torecipients", typ: tString, readOnly: true},
 			{name: "messageid", typ: tString},
-			{name: "senton", typ: tDateTime},
+			{name: "senton", typ: tDateTime, readOnly: true},
 			{name: "directioncode", typ: tBoolean, def: true},
 		}))
 

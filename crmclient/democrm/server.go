@@ -20,9 +20,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // APIPath is where the Web API is served.
@@ -174,7 +177,7 @@ func newSecret() string {
 // the form of the Microsoft identity platform's token endpoint.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		writeTokenError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.")
+		s.writeTokenError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
 	id, secret, ok := r.BasicAuth()
@@ -182,18 +185,18 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		writeTokenError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type '"+gt+"'.")
+		s.writeTokenError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type '"+gt+"'.")
 		return
 	}
 	s.mu.Lock()
 	c := s.clients[id]
 	s.mu.Unlock()
 	if c == nil {
-		writeTokenError(w, http.StatusBadRequest, "unauthorized_client", "AADSTS700016: Application with identifier '"+id+"' was not found in the directory.")
+		s.writeTokenError(w, http.StatusBadRequest, "unauthorized_client", "AADSTS700016: Application with identifier '"+id+"' was not found in the directory.")
 		return
 	}
 	if secret != c.Secret {
-		writeTokenError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+id+"'.")
+		s.writeTokenError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+id+"'.")
 		return
 	}
 	tok := newSecret()
@@ -213,10 +216,24 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%d,"ext_expires_in":%d,"access_token":%q}`, secs, secs, tok)
 }
 
-func writeTokenError(w http.ResponseWriter, status int, code, desc string) {
+// writeTokenError answers in the shape of the Microsoft identity
+// platform's "Error response": the AADSTS code leads the description, which
+// ends with the trace, correlation and time that are also given apart.
+func (s *Server) writeTokenError(w http.ResponseWriter, status int, code, desc string) {
+	aadsts, _, _ := strings.Cut(strings.TrimPrefix(desc, "AADSTS"), ":")
+	n, _ := strconv.Atoi(aadsts)
+	trace, corr := uuid.NewString(), uuid.NewString()
+	ts := s.opts.Now().UTC().Format("2006-01-02 15:04:05Z")
+	desc += "\r\nTrace ID: " + trace + "\r\nCorrelation ID: " + corr + "\r\nTimestamp: " + ts
+	var b bytes.Buffer
+	b.WriteString(`{"error":`)
+	writeJSONString(&b, code)
+	b.WriteString(`,"error_description":`)
+	writeJSONString(&b, desc)
+	fmt.Fprintf(&b, `,"error_codes":[%d],"timestamp":%q,"trace_id":%q,"correlation_id":%q}`, n, ts, trace, corr)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":%q,"error_description":%q}`, code, desc)
+	w.Write(b.Bytes())
 }
 
 // caller is who a Web API request acts as.
@@ -380,7 +397,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c *caller, body [
 	switch {
 	case path == "WhoAmI":
 		if r.Method != http.MethodGet {
-			return errNoResource(r.URL.String())
+			return errNoResource(requestURI(r))
 		}
 		return s.whoAmI(w, r, c)
 	case strings.HasPrefix(path, "EntityDefinitions("):
@@ -448,6 +465,11 @@ func baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + APIPath
+}
+
+// requestURI is the absolute URI of r, as error messages quote it.
+func requestURI(r *http.Request) string {
+	return baseURL(r) + strings.TrimPrefix(r.URL.RequestURI(), APIPath)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

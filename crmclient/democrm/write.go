@@ -35,7 +35,7 @@ func (s *Server) parseBody(e *entity, body []byte) (*change, *apiError) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var in map[string]any
-	if err := dec.Decode(&in); err != nil || dec.More() {
+	if err := dec.Decode(&in); err != nil || dec.More() || in == nil {
 		return nil, errBadRequest("Invalid JSON. A JSON object was expected in the request body.")
 	}
 	ch := &change{fields: map[string]any{}}
@@ -196,7 +196,7 @@ func (s *Server) bind(e *entity, ch *change, nav string, v any) *apiError {
 	}
 	// "Troubleshoot Dataverse Web API client errors": an undeclared
 	// navigation property in @odata.bind.
-	return errPayload(e, "An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload.", nav)
+	return errPayload(e, "An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.", nav)
 }
 
 func (s *Server) parseParties(e *entity, v any) ([]partyIn, *apiError) {
@@ -393,7 +393,7 @@ func (s *Server) written(w http.ResponseWriter, r *http.Request, rw *row, status
 			return err
 		}
 		p.applied = append(p.applied, "return=representation")
-		return s.writeEntity(w, r, status, rw, q, p)
+		return s.writeEntity(w, r, status, rw, q, p, "")
 	}
 	w.Header().Set("OData-Version", "4.0")
 	w.Header().Set("OData-EntityId", baseURL(r)+rw.entity.set+"("+rw.id+")")
@@ -429,13 +429,15 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, c *caller, e *en
 	if err != nil {
 		return internal(err)
 	}
-	if ifNoneMatch == "*" {
-		return errDuplicate()
-	}
+	// Access first, so that a refusal does not tell whether the record
+	// exists.
 	if ok, err := s.canWrite(c, current); err != nil {
 		return internal(err)
 	} else if !ok {
 		return errAccess(c.userID(), e, id, privilegeName("Write", e))
+	}
+	if ifNoneMatch == "*" {
+		return errDuplicate()
 	}
 	if ch.owner != "" && ch.owner != current.owner && c.user != nil && c.userID() != current.owner {
 		return errPrivilege(c.userID(), privilegeName("Assign", e), e)
