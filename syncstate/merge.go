@@ -26,8 +26,9 @@ type Merged struct {
 // modifiedon). For each column:
 //
 //   - changed on one side only: that side's value;
-//   - changed on both to different values: the later change; a tie goes to
-//     the CRM, the system of record;
+//   - changed on both to different values: the later change, compared at
+//     the CRM's precision (Dataverse's modifiedon has whole seconds); a tie
+//     goes to the CRM, the system of record;
 //   - changed on both to the same value, or on neither: kept.
 //
 // A column absent from a map is taken as equal to base there: callers pass
@@ -47,7 +48,7 @@ func Merge(base, ours crmclient.Columns, oursAt map[string]time.Time, theirs crm
 		oursChanged, theirsChanged := o != b, t != b
 		switch {
 		case oursChanged && theirsChanged && o != t:
-			if oursAt[c].After(theirsAt) {
+			if oursAt[c].Truncate(time.Second).After(theirsAt.Truncate(time.Second)) {
 				m.Columns[c], m.ToCRM[c] = o, o
 			} else {
 				m.Columns[c], m.ToClient[c] = t, t

@@ -1,0 +1,108 @@
+package syncstate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/crmdav/crmdav/crmclient"
+	"github.com/crmdav/crmdav/mapping"
+)
+
+// codec converts between the DAV bodies of one kind of collection and CRM
+// columns; there is one per kind, and one sync engine for all.
+type codec interface {
+	// parse checks a client's body: one object with a UID. It returns the
+	// UID and the mapped columns.
+	parse(body []byte) (uid string, cols crmclient.Columns, err error)
+	// render writes cols into base (the body the client last stored, nil
+	// for a CRM-born item) and returns the new body.
+	render(cols crmclient.Columns, base []byte, uid string) ([]byte, error)
+	// columns are the CRM columns the mapping reads and writes.
+	columns() []string
+	// ext is the file name extension of new resources.
+	ext() string
+}
+
+func codecFor(k crmclient.Kind) (codec, error) {
+	switch k {
+	case crmclient.Contact:
+		return vcardCodec{}, nil
+	}
+	return nil, fmt.Errorf("syncstate: no mapping for %s yet", k)
+}
+
+// vcardCodec maps contacts to vCards (RFC 6350, RFC 2426).
+type vcardCodec struct{}
+
+func (vcardCodec) ext() string       { return ".vcf" }
+func (vcardCodec) columns() []string { return mapping.ContactColumns }
+
+func decodeCard(body []byte) (vcard.Card, error) {
+	dec := vcard.NewDecoder(bytes.NewReader(body))
+	card, err := dec.Decode()
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a vCard: %v", ErrInvalid, err)
+	}
+	// RFC 6352 §5.1: an address object resource holds exactly one vCard.
+	if _, err := dec.Decode(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: more than one vCard in one resource", ErrInvalid)
+	}
+	return card, nil
+}
+
+func (vcardCodec) parse(body []byte) (string, crmclient.Columns, error) {
+	card, err := decodeCard(body)
+	if err != nil {
+		return "", nil, err
+	}
+	uid := card.Value(vcard.FieldUID)
+	if uid == "" {
+		return "", nil, fmt.Errorf("%w: the vCard has no UID (RFC 6352 §5.1)", ErrInvalid)
+	}
+	if card.Value(vcard.FieldFormattedName) == "" && card.Value(vcard.FieldName) == "" {
+		return "", nil, fmt.Errorf("%w: the vCard has neither FN nor N", ErrInvalid)
+	}
+	cols, err := mapping.CardColumns(card)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return uid, cols, nil
+}
+
+func (vcardCodec) render(cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
+	var baseCard vcard.Card
+	if base != nil {
+		c, err := decodeCard(base)
+		if err != nil {
+			return nil, err
+		}
+		baseCard = c
+	}
+	card := mapping.ContactCard(cols, baseCard, uid)
+	var b bytes.Buffer
+	if err := vcard.NewEncoder(&b).Encode(card); err != nil {
+		return nil, fmt.Errorf("syncstate: render vCard %s: %w", uid, err)
+	}
+	return b.Bytes(), nil
+}
+
+// etagOf is the strong entity tag of a body (RFC 9110 §8.8.3), quoted.
+func etagOf(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// only restricts cols to names.
+func only(cols crmclient.Columns, names []string) crmclient.Columns {
+	out := make(crmclient.Columns, len(names))
+	for _, n := range names {
+		out[n] = cols[n]
+	}
+	return out
+}

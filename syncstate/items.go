@@ -1,0 +1,371 @@
+package syncstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/crmdav/crmdav/crmclient"
+)
+
+// Collection is one DAV collection of a user.
+type Collection struct {
+	ID          int64
+	Owner       string
+	Slug        string
+	Kind        crmclient.Kind
+	Revision    int64
+	DisplayName string
+	Color       string
+	Order       int
+}
+
+func (r collectionRow) collection() Collection {
+	return Collection{ID: r.ID, Owner: r.Owner, Slug: r.Slug, Kind: crmclient.Kind(r.Kind), Revision: r.Revision,
+		DisplayName: r.DisplayName, Color: r.Color, Order: r.Order}
+}
+
+// Item is one DAV object as the mirror serves it.
+type Item struct {
+	Href     string // resource name within its collection
+	UID      string
+	ETag     string // quoted, strong
+	Body     []byte
+	Revision int64
+}
+
+func (r itemRow) item() Item {
+	return Item{Href: r.Href, UID: r.UID, ETag: r.ETag, Body: r.Body, Revision: r.Revision}
+}
+
+// Conditions are a request's preconditions (RFC 9110 §13.1), header values
+// as received; empty when absent.
+type Conditions struct {
+	IfMatch     string
+	IfNoneMatch string
+}
+
+// check evaluates the conditions against the current ETag ("" when the
+// resource does not exist).
+func (c Conditions) check(current string) error {
+	if c.IfMatch != "" {
+		if current == "" || !etagListHas(c.IfMatch, current) {
+			return fmt.Errorf("%w: If-Match %s, resource is %s", ErrPrecondition, c.IfMatch, orNone(current))
+		}
+	}
+	if c.IfNoneMatch != "" && current != "" && etagListHas(c.IfNoneMatch, current) {
+		return fmt.Errorf("%w: If-None-Match %s, resource is %s", ErrPrecondition, c.IfNoneMatch, current)
+	}
+	return nil
+}
+
+func orNone(etag string) string {
+	if etag == "" {
+		return "absent"
+	}
+	return etag
+}
+
+// etagListHas reports whether a header's list of entity tags matches etag
+// with strong comparison (RFC 9110 §8.8.3.2); "*" matches any.
+func etagListHas(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || (t == etag && !strings.HasPrefix(t, "W/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Collections lists a user's collections.
+func (s *Store) Collections(ctx context.Context, owner string) ([]Collection, error) {
+	var rows []collectionRow
+	if err := s.db.WithContext(ctx).Where("owner = ?", owner).Order("\"order\", slug").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Collection, len(rows))
+	for i, r := range rows {
+		out[i] = r.collection()
+	}
+	return out, nil
+}
+
+// Collection returns one collection of a user.
+func (s *Store) Collection(ctx context.Context, owner, slug string) (Collection, error) {
+	row, err := s.collection(s.db.WithContext(ctx), owner, slug)
+	return row.collection(), err
+}
+
+func (s *Store) collection(tx *gorm.DB, owner, slug string) (collectionRow, error) {
+	var row collectionRow
+	err := tx.Where("owner = ? AND slug = ?", owner, slug).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return row, fmt.Errorf("%w: collection %s/%s", ErrNotFound, owner, slug)
+	}
+	return row, err
+}
+
+// Get returns one item.
+func (s *Store) Get(ctx context.Context, owner, slug, href string) (Item, error) {
+	db := s.db.WithContext(ctx)
+	col, err := s.collection(db, owner, slug)
+	if err != nil {
+		return Item{}, err
+	}
+	var row itemRow
+	err = db.Where("collection_id = ? AND href = ?", col.ID, href).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Item{}, fmt.Errorf("%w: %s/%s/%s", ErrNotFound, owner, slug, href)
+	}
+	return row.item(), err
+}
+
+// Items calls fn for every item of a collection in href order, reading in
+// batches so that memory does not grow with the collection. withBody says
+// whether bodies are needed.
+func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn func(Item) error) error {
+	db := s.db.WithContext(ctx)
+	col, err := s.collection(db, owner, slug)
+	if err != nil {
+		return err
+	}
+	after := ""
+	for {
+		var rows []itemRow
+		q := db.Where("collection_id = ? AND href > ?", col.ID, after).Order("href").Limit(500)
+		if !withBody {
+			q = q.Select("id", "collection_id", "href", "uid", "etag", "revision")
+		}
+		if err := q.Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(r.item()); err != nil {
+				return err
+			}
+		}
+		if len(rows) < 500 {
+			return nil
+		}
+		after = rows[len(rows)-1].Href
+	}
+}
+
+// Change is one entry of a collection's change log.
+type Change struct {
+	Href     string
+	Revision int64
+	Deleted  bool
+}
+
+// Changes returns what changed in a collection after revision since, each
+// href once with its latest change, in revision order, and the collection's
+// current revision. RFC 6578 §3.2: an unknown or pruned revision is
+// ErrPrecondition (the client starts over).
+func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([]Change, int64, error) {
+	db := s.db.WithContext(ctx)
+	col, err := s.collection(db, owner, slug)
+	if err != nil {
+		return nil, 0, err
+	}
+	if since > col.Revision || since < 0 {
+		return nil, 0, fmt.Errorf("%w: unknown sync revision %d", ErrPrecondition, since)
+	}
+	var rows []changeRow
+	err = db.Raw(`SELECT c.href, c.revision, c.deleted FROM changes c
+		JOIN (SELECT href, MAX(revision) AS rev FROM changes WHERE collection_id = ? AND revision > ? GROUP BY href) m
+		ON c.href = m.href AND c.revision = m.rev AND c.collection_id = ?
+		ORDER BY c.revision`, col.ID, since, col.ID).Scan(&rows).Error
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Change, len(rows))
+	for i, r := range rows {
+		out[i] = Change{Href: r.Href, Revision: r.Revision, Deleted: r.Deleted}
+	}
+	return out, col.Revision, nil
+}
+
+// bump advances a collection's revision and logs the change of href.
+func bump(tx *gorm.DB, collectionID int64, href string, deleted bool) (int64, error) {
+	if err := tx.Model(&collectionRow{}).Where("id = ?", collectionID).UpdateColumn("revision", gorm.Expr("revision + 1")).Error; err != nil {
+		return 0, err
+	}
+	var rev int64
+	if err := tx.Model(&collectionRow{}).Where("id = ?", collectionID).Pluck("revision", &rev).Error; err != nil {
+		return 0, err
+	}
+	return rev, tx.Create(&changeRow{CollectionID: collectionID, Revision: rev, Href: href, Deleted: deleted}).Error
+}
+
+// validHref reports whether name can be a resource name in a collection.
+func validHref(name string) bool {
+	return name != "" && len(name) <= 255 && !strings.ContainsAny(name, "/\x00") && name != "." && name != ".."
+}
+
+// Put stores a client's object at href in a collection of owner: checks
+// the preconditions, turns the body into changed columns and, in one
+// transaction, writes the mirror, the change log and the outbox
+// (invariant 3). It returns the new ETag and whether the object was
+// created.
+func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, cond Conditions) (string, bool, error) {
+	if !validHref(href) {
+		return "", false, fmt.Errorf("%w: resource name %q", ErrInvalid, href)
+	}
+	db := s.db.WithContext(ctx)
+	col, err := s.collection(db, owner, slug)
+	if err != nil {
+		return "", false, err
+	}
+	cd, err := codecFor(crmclient.Kind(col.Kind))
+	if err != nil {
+		return "", false, err
+	}
+	uid, cols, err := cd.parse(body)
+	if err != nil {
+		return "", false, err
+	}
+	etag := etagOf(body)
+	now := s.now().UTC()
+	created := false
+	err = db.Transaction(func(tx *gorm.DB) error {
+		var cur itemRow
+		err := tx.Where("collection_id = ? AND href = ?", col.ID, href).Take(&cur).Error
+		exists := err == nil
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if err := cond.check(cur.ETag); err != nil {
+			return err
+		}
+		var other int64
+		if err := tx.Model(&itemRow{}).Where("collection_id = ? AND uid = ? AND href <> ?", col.ID, uid, href).Count(&other).Error; err != nil {
+			return err
+		}
+		if other > 0 {
+			return fmt.Errorf("%w: UID %q is used by another resource of the collection", ErrConflict, uid)
+		}
+		if exists && cur.UID != uid {
+			return fmt.Errorf("%w: the UID of %s cannot change", ErrConflict, href)
+		}
+		rev, err := bump(tx, col.ID, href, false)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			created = true
+			item := itemRow{CollectionID: col.ID, Href: href, UID: uid, ETag: etag, Body: body, Revision: rev}
+			if err := tx.Create(&item).Error; err != nil {
+				return err
+			}
+			crmID := uuid.NewString() // chosen before the first try: a retried create is idempotent
+			if err := tx.Create(&idmapRow{ItemID: item.ID, CRMKind: col.Kind, CRMID: crmID}).Error; err != nil {
+				return err
+			}
+			empty, err := EncodeSnapshot(crmclient.Kind(col.Kind), crmID, nil)
+			if err != nil {
+				return err
+			}
+			if err := tx.Create(&snapshotRow{ItemID: item.ID, XML: empty}).Error; err != nil {
+				return err
+			}
+			return s.enqueue(tx, item.ID, col, opCreate, crmID, nonEmpty(cols), now)
+		}
+		_, prev, err := cd.parse(cur.Body)
+		if err != nil {
+			return err
+		}
+		changed := Diff(prev, cols)
+		if err := tx.Model(&itemRow{}).Where("id = ?", cur.ID).Updates(map[string]any{"etag": etag, "body": body, "revision": rev}).Error; err != nil {
+			return err
+		}
+		if len(changed) == 0 {
+			return nil // only properties the CRM has no column for changed
+		}
+		var idm idmapRow
+		if err := tx.Where("item_id = ?", cur.ID).Take(&idm).Error; err != nil {
+			return err
+		}
+		return s.enqueue(tx, cur.ID, col, opUpdate, idm.CRMID, changed, now)
+	})
+	if err != nil {
+		return "", false, err
+	}
+	s.log.Info("client change accepted", "user", owner, "collection", slug, "href", href, "created", created)
+	return etag, created, nil
+}
+
+func nonEmpty(cols crmclient.Columns) crmclient.Columns {
+	out := crmclient.Columns{}
+	for k, v := range cols {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (s *Store) enqueue(tx *gorm.DB, itemID int64, col collectionRow, op, crmID string, cols crmclient.Columns, at time.Time) error {
+	x, err := EncodeSnapshot(crmclient.Kind(col.Kind), crmID, cols)
+	if err != nil {
+		return err
+	}
+	return tx.Create(&outboxRow{ItemID: itemID, CollectionID: col.ID, Op: op, CRMKind: col.Kind, CRMID: crmID, ActAs: col.Owner,
+		Columns: x, AcceptedAt: at, State: statePending, NextAttempt: at}).Error
+}
+
+// Delete removes a client's object. The CRM record is deleted by the
+// pusher; pending changes of the object are dropped.
+func (s *Store) Delete(ctx context.Context, owner, slug, href string, cond Conditions) error {
+	db := s.db.WithContext(ctx)
+	col, err := s.collection(db, owner, slug)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	return db.Transaction(func(tx *gorm.DB) error {
+		var cur itemRow
+		err := tx.Where("collection_id = ? AND href = ?", col.ID, href).Take(&cur).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("%w: %s/%s/%s", ErrNotFound, owner, slug, href)
+		}
+		if err != nil {
+			return err
+		}
+		if err := cond.check(cur.ETag); err != nil {
+			return err
+		}
+		var idm idmapRow
+		if err := tx.Where("item_id = ?", cur.ID).Take(&idm).Error; err != nil {
+			return err
+		}
+		if _, err := bump(tx, col.ID, href, true); err != nil {
+			return err
+		}
+		if err := removeItem(tx, cur.ID); err != nil {
+			return err
+		}
+		if err := tx.Where("item_id = ? AND state = ?", cur.ID, statePending).Delete(&outboxRow{}).Error; err != nil {
+			return err
+		}
+		// Enqueued even when the create is still pending: it may have
+		// reached the CRM with its answer lost, or be on its way now. A
+		// delete of a record the CRM never made is a harmless 404.
+		return s.enqueue(tx, cur.ID, col, opDelete, idm.CRMID, nil, now)
+	})
+}
+
+func removeItem(tx *gorm.DB, itemID int64) error {
+	for _, m := range []any{&idmapRow{}, &snapshotRow{}} {
+		if err := tx.Where("item_id = ?", itemID).Delete(m).Error; err != nil {
+			return err
+		}
+	}
+	return tx.Where("id = ?", itemID).Delete(&itemRow{}).Error
+}

@@ -1,0 +1,217 @@
+package syncstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/crmdav/crmdav/crmclient"
+)
+
+// syncedKinds are the kinds that have collections today.
+var syncedKinds = []crmclient.Kind{crmclient.Contact}
+
+// Poll reads the change feed of every synchronized kind once and merges
+// what changed into the collections it belongs to.
+func (y *Syncer) Poll(ctx context.Context) error {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	for _, k := range syncedKinds {
+		if err := y.pollKind(ctx, k); err != nil {
+			return fmt.Errorf("poll %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func cursorName(k crmclient.Kind) string { return "delta:" + string(k) }
+
+// pollKind reads one feed since its token. An expired token starts over
+// with a full read, which also tells which records are gone.
+func (y *Syncer) pollKind(ctx context.Context, k crmclient.Kind) error {
+	db := y.st.db.WithContext(ctx)
+	var cur cursorRow
+	if err := db.Where("name = ?", cursorName(k)).Limit(1).Find(&cur).Error; err != nil {
+		return err
+	}
+	cs, err := y.crm.Changes(ctx, k, cur.Value)
+	full := cur.Value == ""
+	if errors.Is(err, crmclient.ErrTokenExpired) {
+		y.log.Warn("delta token expired; reading everything", "kind", k)
+		cs, err = y.crm.Changes(ctx, k, "")
+		full = true
+	}
+	if err != nil {
+		return err
+	}
+	const batch = 200
+	for start := 0; start < len(cs.Changed); start += batch {
+		part := cs.Changed[start:min(start+batch, len(cs.Changed))]
+		if err := db.Transaction(func(tx *gorm.DB) error { return y.applyRecords(tx, k, part) }); err != nil {
+			return err
+		}
+	}
+	return db.Transaction(func(tx *gorm.DB) error {
+		deleted := cs.Deleted
+		if full {
+			// A full read lists every record; mapped records not in it
+			// are gone (a feed's deletions were missed).
+			var err error
+			if deleted, err = missing(tx, k, cs.Changed); err != nil {
+				return err
+			}
+		}
+		for _, id := range deleted {
+			if err := y.applyDelete(tx, k, id); err != nil {
+				return err
+			}
+		}
+		return tx.Save(&cursorRow{Name: cursorName(k), Value: cs.Token, UpdatedAt: y.st.now().UTC()}).Error
+	})
+}
+
+// missing lists the CRM ids of kind mapped to items that are not in recs.
+// Items whose create is still pending are not missing.
+func missing(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Record) ([]string, error) {
+	have := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		have[r.ID] = true
+	}
+	var rows []idmapRow
+	if err := tx.Where("crm_kind = ? AND crm_etag <> ''", string(k)).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !have[r.CRMID] && !seen[r.CRMID] {
+			seen[r.CRMID] = true
+			out = append(out, r.CRMID)
+		}
+	}
+	return out, nil
+}
+
+// targets are the collections a record belongs to: a contact to its
+// owner's address book.
+func (y *Syncer) targets(tx *gorm.DB, users map[string][]string, rec crmclient.Record) ([]collectionRow, error) {
+	owners := users[strings.ToLower(rec.Owner)]
+	if len(owners) == 0 {
+		return nil, nil
+	}
+	var cols []collectionRow
+	err := tx.Where("owner IN ? AND kind = ?", owners, string(rec.Kind)).Find(&cols).Error
+	return cols, err
+}
+
+func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Record) error {
+	users, err := y.st.usersByCRMID(tx)
+	if err != nil {
+		return err
+	}
+	cd, err := codecFor(k)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		cols, err := y.targets(tx, users, rec)
+		if err != nil {
+			return err
+		}
+		in := map[int64]bool{}
+		for _, c := range cols {
+			in[c.ID] = true
+			if err := y.applyRecord(tx, cd, c, rec); err != nil {
+				return fmt.Errorf("%s %s: %w", k, rec.ID, err)
+			}
+		}
+		// A record that left a collection (reassigned) is a delete there.
+		var mapped []idmapRow
+		if err := tx.Where("crm_kind = ? AND crm_id = ?", string(k), rec.ID).Find(&mapped).Error; err != nil {
+			return err
+		}
+		for _, m := range mapped {
+			var it itemRow
+			if err := tx.Where("id = ?", m.ItemID).Take(&it).Error; err != nil {
+				return err
+			}
+			if !in[it.CollectionID] {
+				if err := y.deleteItem(tx, it.ID, "left the collection in the CRM"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// applyRecord brings one CRM record into one collection: a new item for a
+// CRM-born record, a merge for a known one. The gateway's own writes come
+// back through the feed with the ETag already recorded and are skipped.
+func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmclient.Record) error {
+	var idm idmapRow
+	err := tx.Joins("JOIN items ON items.id = idmap.item_id").
+		Where("items.collection_id = ? AND idmap.crm_kind = ? AND idmap.crm_id = ?", col.ID, col.Kind, rec.ID).
+		Take(&idm).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return y.addItem(tx, cd, col, rec)
+	}
+	if err != nil {
+		return err
+	}
+	if idm.CRMETag == rec.ETag {
+		return nil
+	}
+	_, err = y.merge(tx, idm.ItemID, rec)
+	return err
+}
+
+// addItem makes the item of a CRM-born record: UID = CRM id, href =
+// id + extension, which never change while it lives (invariant 1).
+func (y *Syncer) addItem(tx *gorm.DB, cd codec, col collectionRow, rec crmclient.Record) error {
+	cols := only(rec.Columns, cd.columns())
+	body, err := cd.render(cols, nil, rec.ID)
+	if err != nil {
+		return err
+	}
+	href := rec.ID + cd.ext()
+	rev, err := bump(tx, col.ID, href, false)
+	if err != nil {
+		return err
+	}
+	item := itemRow{CollectionID: col.ID, Href: href, UID: rec.ID, ETag: etagOf(body), Body: body, Revision: rev}
+	if err := tx.Create(&item).Error; err != nil {
+		return err
+	}
+	if err := tx.Create(&idmapRow{ItemID: item.ID, CRMKind: string(rec.Kind), CRMID: rec.ID, CRMETag: rec.ETag}).Error; err != nil {
+		return err
+	}
+	snap, err := EncodeSnapshot(rec.Kind, rec.ID, cols)
+	if err != nil {
+		return err
+	}
+	return tx.Create(&snapshotRow{ItemID: item.ID, XML: snap}).Error
+}
+
+// applyDelete removes the items of a record the CRM deleted.
+func (y *Syncer) applyDelete(tx *gorm.DB, k crmclient.Kind, id string) error {
+	var mapped []idmapRow
+	if err := tx.Where("crm_kind = ? AND crm_id = ?", string(k), id).Find(&mapped).Error; err != nil {
+		return err
+	}
+	for _, m := range mapped {
+		if err := y.deleteItem(tx, m.ItemID, "deleted in the CRM"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ForgetCursors drops every delta token: the next poll reads every record
+// and finds what the feeds missed, deletions included.
+func (s *Store) ForgetCursors(ctx context.Context) error {
+	return s.db.WithContext(ctx).Where("name LIKE ?", "delta:%").Delete(&cursorRow{}).Error
+}

@@ -1,0 +1,287 @@
+package syncstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/crmdav/crmdav/crmclient"
+)
+
+// Push sends the outbox to the CRM, item by item, oldest first. An item is
+// due when its last change is PushDelay old (all of them when force) and its
+// retry time has come. It returns when the next retry falls due (zero when
+// none is waiting).
+func (y *Syncer) Push(ctx context.Context, force bool) (time.Time, error) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	db := y.st.db.WithContext(ctx)
+	now := y.st.now().UTC()
+	type due struct {
+		ItemID int64
+		First  int64
+	}
+	var items []due
+	q := db.Model(&outboxRow{}).Select("item_id, MIN(id) AS first").Where("state = ?", statePending).Group("item_id")
+	if !force {
+		q = q.Having("MAX(accepted_at) <= ? AND MAX(next_attempt) <= ?", now.Add(-y.opts.PushDelay), now)
+	}
+	if err := q.Order("first").Scan(&items).Error; err != nil {
+		return time.Time{}, err
+	}
+	var firstErr error
+	for _, it := range items {
+		if err := y.pushItem(ctx, it.ItemID); err != nil {
+			if ctx.Err() != nil {
+				return time.Time{}, ctx.Err()
+			}
+			y.log.Warn("push failed", "item", it.ItemID, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	var next struct{ At *string }
+	if err := db.Model(&outboxRow{}).Select("MIN(MAX(next_attempt, accepted_at)) AS at").Where("state = ?", statePending).Scan(&next).Error; err != nil {
+		return time.Time{}, err
+	}
+	if next.At == nil {
+		return time.Time{}, firstErr
+	}
+	t, _ := parseSQLiteTime(*next.At)
+	return t.Add(y.opts.PushDelay), firstErr
+}
+
+func parseSQLiteTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("syncstate: bad time %q", s)
+}
+
+// pushItem sends the pending changes of one item as one CRM write.
+func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
+	db := y.st.db.WithContext(ctx)
+	rows, err := pendingRows(db, itemID)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	last := rows[len(rows)-1]
+	u, err := y.st.user(db, last.ActAs)
+	if err != nil {
+		return y.reject(db, rows, err)
+	}
+	as := u.crmUser()
+	kind := crmclient.Kind(last.CRMKind)
+
+	// A delete makes earlier changes moot. Client deletions win: the
+	// record goes even if the CRM changed it since.
+	for i, r := range rows {
+		if r.Op != opDelete {
+			continue
+		}
+		err := y.crm.Delete(ctx, as, kind, r.CRMID, "")
+		if err != nil && !errors.Is(err, crmclient.ErrNotFound) {
+			return y.failed(db, rows[:i+1], err)
+		}
+		y.log.Info("pushed delete", "user", u.Name, "kind", kind, "crm_id", r.CRMID)
+		return db.Where("id IN ?", ids(rows[:i+1])).Delete(&outboxRow{}).Error
+	}
+
+	cols, _, err := pendingColumns(rows)
+	if err != nil {
+		return err
+	}
+	create := rows[0].Op == opCreate
+	for attempt := 0; ; attempt++ {
+		var rec crmclient.Record
+		if create {
+			rec, err = y.crm.Create(ctx, as, crmclient.Record{Kind: kind, ID: rows[0].CRMID, Columns: cols})
+		} else {
+			var idm idmapRow
+			if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
+				return err
+			}
+			rec, err = y.crm.Update(ctx, as, kind, idm.CRMID, idm.CRMETag, cols, nil)
+		}
+		switch {
+		case err == nil:
+			y.log.Info("pushed", "user", u.Name, "kind", kind, "crm_id", rec.ID, "create", create, "columns", len(cols))
+			return y.pushed(db, itemID, rows, rec)
+		case errors.Is(err, crmclient.ErrPrecondition) && attempt < 3:
+			// The CRM changed the record since our snapshot: merge, then
+			// send what the client still wins.
+			cols, err = y.mergeAfterConflict(ctx, db, itemID, as, kind)
+			if err != nil {
+				return y.failed(db, rows, err)
+			}
+			rows, err = pendingRows(db, itemID)
+			if err != nil || len(rows) == 0 || len(cols) == 0 {
+				return err
+			}
+		case errors.Is(err, crmclient.ErrNotFound) && !create:
+			// Deleted in the CRM meanwhile: the deletion stands.
+			return db.Transaction(func(tx *gorm.DB) error { return y.deleteItem(tx, itemID, "deleted in the CRM") })
+		default:
+			ferr := y.failed(db, rows, err)
+			if !crmclient.Retryable(err) && !create {
+				y.restore(ctx, db, itemID, as, kind)
+			}
+			return ferr
+		}
+	}
+}
+
+// restore brings an item whose change the CRM rejected back in line with
+// the CRM's record.
+func (y *Syncer) restore(ctx context.Context, db *gorm.DB, itemID int64, as crmclient.User, kind crmclient.Kind) {
+	var idm idmapRow
+	if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
+		return
+	}
+	rec, err := y.crm.Get(ctx, as, kind, idm.CRMID)
+	if err != nil {
+		y.log.Warn("cannot restore a rejected item from the CRM", "crm_id", idm.CRMID, "err", err)
+		return
+	}
+	err = db.Transaction(func(tx *gorm.DB) error {
+		s, err := y.loadItem(tx, itemID)
+		if err != nil {
+			return err
+		}
+		toClient := Diff(s.mirror, only(rec.Columns, s.codec.columns()))
+		return y.settle(tx, s, rec, toClient)
+	})
+	if err != nil {
+		y.log.Warn("cannot restore a rejected item from the CRM", "crm_id", idm.CRMID, "err", err)
+	}
+}
+
+func ids(rows []outboxRow) []int64 {
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// pushed records a successful write: the rows sent are done, and the
+// snapshot, ID map and (for columns the CRM normalized) the mirror take
+// what the CRM now holds. Columns changed by the client since the rows were
+// read are still pending and left alone.
+func (y *Syncer) pushed(db *gorm.DB, itemID int64, sent []outboxRow, rec crmclient.Record) error {
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("id IN ?", ids(sent)).Delete(&outboxRow{}).Error; err != nil {
+			return err
+		}
+		s, err := y.loadItem(tx, itemID)
+		if errors.Is(err, ErrNotFound) {
+			return nil // deleted by the client meanwhile; its delete is queued
+		}
+		if err != nil {
+			return err
+		}
+		later, err := pendingRows(tx, itemID)
+		if err != nil {
+			return err
+		}
+		stillPending, _, err := pendingColumns(later)
+		if err != nil {
+			return err
+		}
+		toClient := crmclient.Columns{}
+		for _, c := range s.codec.columns() {
+			if _, pending := stillPending[c]; !pending && rec.Columns[c] != s.mirror[c] {
+				toClient[c] = rec.Columns[c]
+			}
+		}
+		return y.settle(tx, s, rec, toClient)
+	})
+}
+
+// mergeAfterConflict reads the CRM's record, merges it with the item (the
+// CRM's side goes to the mirror, the client's stays pending) and returns the
+// columns still to be sent.
+func (y *Syncer) mergeAfterConflict(ctx context.Context, db *gorm.DB, itemID int64, as crmclient.User, kind crmclient.Kind) (crmclient.Columns, error) {
+	var idm idmapRow
+	if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
+		return nil, err
+	}
+	rec, err := y.crm.Get(ctx, as, kind, idm.CRMID)
+	if err != nil {
+		return nil, err
+	}
+	var toCRM crmclient.Columns
+	err = db.Transaction(func(tx *gorm.DB) error {
+		toCRM, err = y.merge(tx, itemID, rec)
+		return err
+	})
+	return toCRM, err
+}
+
+// merge is the three-way merge of an item with the CRM's record rec (see
+// Merge): the mirror takes the CRM's winning columns, the outbox keeps only
+// the client's winning ones, and snapshot and ID map move to rec. It
+// returns the columns still to be sent to the CRM.
+func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclient.Columns, error) {
+	s, err := y.loadItem(tx, itemID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := pendingRows(tx, itemID)
+	if err != nil {
+		return nil, err
+	}
+	_, oursAt, err := pendingColumns(rows)
+	if err != nil {
+		return nil, err
+	}
+	theirs := only(rec.Columns, s.codec.columns())
+	m := Merge(s.snapshot, s.mirror, oursAt, theirs, rec.ModifiedOn)
+	if err := dropColumns(tx, itemID, m.ToClient); err != nil {
+		return nil, err
+	}
+	if err := y.settle(tx, s, rec, m.ToClient); err != nil {
+		return nil, err
+	}
+	return m.ToCRM, nil
+}
+
+// failed records a failed push: retried later when the failure is
+// temporary, rejected for good otherwise (invariant 6).
+func (y *Syncer) failed(db *gorm.DB, rows []outboxRow, err error) error {
+	if !crmclient.Retryable(err) {
+		return y.reject(db, rows, err)
+	}
+	attempts := rows[len(rows)-1].Attempts + 1
+	next := y.st.now().UTC().Add(y.backoff(attempts))
+	if uerr := db.Model(&outboxRow{}).Where("id IN ?", ids(rows)).Updates(map[string]any{
+		"attempts": attempts, "next_attempt": next, "last_error": err.Error(),
+	}).Error; uerr != nil {
+		return uerr
+	}
+	return fmt.Errorf("will retry at %s: %w", next.Format(time.RFC3339), err)
+}
+
+// reject marks rows as refused by the CRM for good. They stay in the outbox
+// for the status command; the item is brought back in line with the CRM by
+// the next poll or reconcile.
+func (y *Syncer) reject(db *gorm.DB, rows []outboxRow, err error) error {
+	y.log.Error("CRM rejected a change", "item", rows[0].ItemID, "crm_id", rows[0].CRMID, "kind", rows[0].CRMKind, "err", err)
+	if uerr := db.Model(&outboxRow{}).Where("id IN ?", ids(rows)).Updates(map[string]any{
+		"state": stateRejected, "last_error": err.Error(),
+	}).Error; uerr != nil {
+		return uerr
+	}
+	// Forget the CRM version: the next change of this record in the feed
+	// is merged as a CRM change, which restores the CRM's values.
+	if uerr := db.Model(&idmapRow{}).Where("item_id = ?", rows[0].ItemID).Update("crm_etag", "").Error; uerr != nil {
+		return uerr
+	}
+	return fmt.Errorf("rejected: %w", err)
+}

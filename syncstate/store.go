@@ -1,0 +1,246 @@
+package syncstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/crmdav/crmdav/crmclient"
+)
+
+// Errors of the store; wrapped with detail, tested with errors.Is.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrPrecondition = errors.New("precondition failed") // If-Match / If-None-Match
+	ErrConflict     = errors.New("conflict")            // e.g. a UID already used by another resource
+	ErrInvalid      = errors.New("invalid object")      // the body is not a valid object of the collection
+	ErrExists       = errors.New("exists")
+)
+
+// Store is the gateway's state in one SQLite file (WAL) through gorm.
+type Store struct {
+	db  *gorm.DB
+	log *slog.Logger
+	now func() time.Time
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time // time.Now when nil
+}
+
+// Open opens (creating and migrating) the state database crmdav.db in dir.
+func Open(dir string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	path := filepath.Join(dir, "crmdav.db")
+	// WAL lets readers run beside the one writer; synchronous=FULL makes a
+	// commit durable before a client gets its answer (invariant 3).
+	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true})
+	if err != nil {
+		return nil, fmt.Errorf("syncstate: open %s: %w", path, err)
+	}
+	if err := db.AutoMigrate(&userRow{}, &collectionRow{}, &itemRow{}, &idmapRow{}, &snapshotRow{},
+		&outboxRow{}, &changeRow{}, &cursorRow{}); err != nil {
+		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
+	}
+	return &Store{db: db, log: o.Logger, now: o.Now}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// User is a gateway user.
+type User struct {
+	Name        string
+	CRMUser     string // sign-in name in the CRM
+	CRMUserID   string
+	CRMObjectID string
+	CreatedAt   time.Time
+}
+
+// crmUser is the CRM identity the gateway acts as for u.
+func (u User) crmUser() crmclient.User {
+	return crmclient.User{ID: u.CRMUserID, ObjectID: u.CRMObjectID, DomainName: u.CRMUser}
+}
+
+var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// AddUser adds a gateway user acting as CRM user crm (already looked up),
+// stores the password as a bcrypt hash, and makes the user's collections.
+func (s *Store) AddUser(ctx context.Context, name, password string, crm crmclient.User) (User, error) {
+	if !userName.MatchString(name) {
+		return User{}, fmt.Errorf("%w: user name %q: use lower-case letters, digits, '.', '_' or '-'", ErrInvalid, name)
+	}
+	if len(password) < 8 {
+		return User{}, fmt.Errorf("%w: password shorter than 8 characters", ErrInvalid)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return User{}, err
+	}
+	row := userRow{Name: name, PasswordHash: string(hash), CRMUser: crm.DomainName, CRMUserID: crm.ID, CRMObjectID: crm.ObjectID, CreatedAt: s.now().UTC()}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&userRow{}).Where("name = ?", name).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: user %s", ErrExists, name)
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		for _, c := range defaultCollections {
+			if err := tx.Create(&collectionRow{Owner: name, Slug: c.slug, Kind: string(c.kind), DisplayName: c.name}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return row.user(), nil
+}
+
+func (r userRow) user() User {
+	return User{Name: r.Name, CRMUser: r.CRMUser, CRMUserID: r.CRMUserID, CRMObjectID: r.CRMObjectID, CreatedAt: r.CreatedAt}
+}
+
+// defaultCollections are the collections every user has.
+var defaultCollections = []struct {
+	slug string
+	kind crmclient.Kind
+	name string
+}{
+	{"contacts", crmclient.Contact, "CRM contacts"},
+}
+
+// RemoveUser removes a user and everything the gateway keeps for them;
+// their CRM records are not touched.
+func (s *Store) RemoveUser(ctx context.Context, name string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("name = ?", name).Delete(&userRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: user %s", ErrNotFound, name)
+		}
+		var ids []int64
+		if err := tx.Model(&collectionRow{}).Where("owner = ?", name).Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		items := tx.Model(&itemRow{}).Select("id").Where("collection_id IN ?", ids)
+		for _, m := range []any{&idmapRow{}, &snapshotRow{}} {
+			if err := tx.Where("item_id IN (?)", items).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		for _, m := range []any{&outboxRow{}, &changeRow{}, &itemRow{}} {
+			if err := tx.Where("collection_id IN ?", ids).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Where("owner = ?", name).Delete(&collectionRow{}).Error
+	})
+}
+
+// Users lists the gateway's users by name.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	var rows []userRow
+	if err := s.db.WithContext(ctx).Order("name").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]User, len(rows))
+	for i, r := range rows {
+		out[i] = r.user()
+	}
+	return out, nil
+}
+
+// Authenticate checks a user's app password; it returns ErrNotFound for an
+// unknown user or a wrong password alike.
+func (s *Store) Authenticate(ctx context.Context, name, password string) (User, error) {
+	var row userRow
+	err := s.db.WithContext(ctx).Where("name = ?", name).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		// Spend the time a hash comparison takes, so that timing does not
+		// tell which user names exist.
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(row.PasswordHash), []byte(password)) != nil {
+		return User{}, ErrNotFound
+	}
+	return row.user(), nil
+}
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+
+func (s *Store) user(tx *gorm.DB, name string) (User, error) {
+	var row userRow
+	err := tx.Where("name = ?", name).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return User{}, fmt.Errorf("%w: user %s", ErrNotFound, name)
+	}
+	return row.user(), err
+}
+
+// usersByCRMID maps CRM user ids to gateway user names.
+func (s *Store) usersByCRMID(tx *gorm.DB) (map[string][]string, error) {
+	var rows []userRow
+	if err := tx.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[strings.ToLower(r.CRMUserID)] = append(out[strings.ToLower(r.CRMUserID)], r.Name)
+	}
+	return out, nil
+}
+
+// SetPassword replaces a user's app password.
+func (s *Store) SetPassword(ctx context.Context, name, password string) error {
+	if len(password) < 8 {
+		return fmt.Errorf("%w: password shorter than 8 characters", ErrInvalid)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	res := s.db.WithContext(ctx).Model(&userRow{}).Where("name = ?", name).Update("password_hash", string(hash))
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%w: user %s", ErrNotFound, name)
+	}
+	return nil
+}
