@@ -1,0 +1,141 @@
+package dav
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// UIDConflict is the error a Store returns (it matches ErrConflict) when
+// a PUT's UID is already used by another object of the collection; Name is
+// that object's name, for the no-uid-conflict answer (RFC 6352 §6.3.2.1).
+type UIDConflict struct {
+	UID  string
+	Name string
+}
+
+func (e *UIDConflict) Error() string {
+	return fmt.Sprintf("UID %q in use by %q", e.UID, e.Name)
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *UIDConflict) Is(target error) bool { return target == ErrConflict }
+
+// Namespaces of the elements we write.
+const (
+	nsDAV  = "DAV:"
+	nsCard = "urn:ietf:params:xml:ns:carddav"
+)
+
+// Precondition elements (RFC 4918 §16, RFC 6352 §6.3.2.1, §8.6).
+var (
+	condValidAddressData     = xml.Name{Space: nsCard, Local: "valid-address-data"}
+	condSupportedAddressData = xml.Name{Space: nsCard, Local: "supported-address-data"}
+	condNoUIDConflict        = xml.Name{Space: nsCard, Local: "no-uid-conflict"}
+	condPropfindFiniteDepth  = xml.Name{Space: nsDAV, Local: "propfind-finite-depth"}
+	condSupportedReport      = xml.Name{Space: nsDAV, Local: "supported-report"}
+)
+
+// httpError is an answer other than success: a status, optionally a
+// precondition element for a DAV:error body, and the reason, which is
+// logged and, for 4xx, sent to the client.
+type httpError struct {
+	Status int
+	Cond   xml.Name // zero: no DAV:error body
+	Href   string   // escaped; inside Cond (no-uid-conflict)
+	Err    error
+}
+
+func (e *httpError) Error() string { return e.Err.Error() }
+func (e *httpError) Unwrap() error { return e.Err }
+
+func failf(status int, format string, args ...any) error {
+	return &httpError{Status: status, Err: fmt.Errorf(format, args...)}
+}
+
+// classify turns any error of a request into its answer.
+func classify(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &httpError{Status: http.StatusRequestEntityTooLarge, Err: err}
+	case errors.Is(err, ErrNotFound):
+		return &httpError{Status: http.StatusNotFound, Err: err}
+	case errors.Is(err, ErrPrecondition):
+		return &httpError{Status: http.StatusPreconditionFailed, Err: err}
+	case errors.Is(err, ErrConflict):
+		// RFC 6352 §6.3.2.1: the Store did not say which object holds the
+		// UID, so the element carries no href.
+		return &httpError{Status: http.StatusConflict, Cond: condNoUIDConflict, Err: err}
+	case errors.Is(err, ErrInvalid):
+		return &httpError{Status: http.StatusForbidden, Cond: condValidAddressData, Err: err}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing it will read.
+		return &httpError{Status: 499, Err: err}
+	}
+	return &httpError{Status: http.StatusInternalServerError, Err: err}
+}
+
+// serveError answers a failed request (STYLE habit 1) and logs it once.
+func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	e := classify(err)
+	h.logRefused(r, e.Status, e.Err.Error())
+	if e.Status == 499 {
+		return
+	}
+	if e.Cond.Local != "" {
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.WriteHeader(e.Status)
+		writeErrorBody(w, e.Cond, e.Href)
+		return
+	}
+	msg := http.StatusText(e.Status)
+	if e.Status < 500 {
+		// Client mistakes are explained; server faults are not (the log
+		// has them).
+		msg += ": " + e.Err.Error()
+	}
+	http.Error(w, msg, e.Status)
+}
+
+// logRefused writes the one log line of a refused or failed request.
+func (h *handler) logRefused(r *http.Request, status int, reason string) {
+	user, _ := UserFrom(r.Context())
+	level, msg := slog.LevelInfo, "dav: request refused"
+	if status >= 500 && status != 499 {
+		level, msg = slog.LevelError, "dav: request failed"
+	}
+	h.log.LogAttrs(r.Context(), level, msg,
+		slog.String("user", user), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.String("reason", reason))
+}
+
+// writeErrorBody writes a DAV:error body (RFC 4918 §16) holding one
+// precondition element, with an href inside when given.
+func writeErrorBody(w io.Writer, cond xml.Name, href string) {
+	var b strings.Builder
+	b.WriteString(xml.Header)
+	b.WriteString(`<D:error xmlns:D="DAV:" xmlns:C="` + nsCard + `">`)
+	p := "D:"
+	if cond.Space == nsCard {
+		p = "C:"
+	}
+	if href == "" {
+		b.WriteString("<" + p + cond.Local + "/>")
+	} else {
+		b.WriteString("<" + p + cond.Local + "><D:href>")
+		xml.EscapeText(&b, []byte(href))
+		b.WriteString("</D:href></" + p + cond.Local + ">")
+	}
+	b.WriteString("</D:error>\n")
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,388 @@
+package dav
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-webdav/carddav"
+)
+
+// Options tune a Handler. The zero value is usable.
+type Options struct {
+	// MaxBodySize bounds a request body in bytes (PUT, PROPFIND, REPORT);
+	// a larger body is refused with 413. Zero means DefaultMaxBodySize.
+	MaxBodySize int64
+}
+
+// DefaultMaxBodySize is the request body limit when Options leave it zero.
+const DefaultMaxBodySize = 10 << 20
+
+// vcardType is the Content-Type of every vCard we serve (RFC 6350 §10.1,
+// RFC 6352 §5.1: UTF-8 only).
+const vcardType = "text/vcard; charset=utf-8"
+
+// Paths. Hrefs we send are absolute paths (RFC 4918 §8.3).
+const (
+	davRoot       = "/dav/"
+	principalsDir = "principals"
+	wellKnownCard = "/.well-known/carddav"
+)
+
+// handler is the CardDAV entry point. It serves discovery, PROPFIND and
+// object requests itself and hands REPORT to go-webdav's carddav.Handler
+// over reportBackend (see report.go for why).
+type handler struct {
+	st     Store
+	log    *slog.Logger
+	max    int64
+	report http.Handler
+}
+
+// NewHandler returns the CardDAV handler for the paths /.well-known/carddav,
+// / (discovery only) and /dav/…. Every request's context must carry the
+// authenticated user (WithUser): the server authenticates before dav.
+//
+// Layout: /dav/ (context path), /dav/principals/<user>/ (principal),
+// /dav/<user>/ (address book home), /dav/<user>/<slug>/ (address books),
+// /dav/<user>/<slug>/<name> (vCards). A user never reaches another user's
+// paths (403).
+func NewHandler(st Store, log *slog.Logger, opts Options) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodySize <= 0 {
+		opts.MaxBodySize = DefaultMaxBodySize
+	}
+	h := &handler{st: st, log: log, max: opts.MaxBodySize}
+	h.report = &carddav.Handler{Backend: &reportBackend{st: st}}
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.serve(w, r); err != nil {
+		h.serveError(w, r, err)
+	}
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
+	user, ok := UserFrom(r.Context())
+	if !ok {
+		// The server authenticates before dav: this is a wiring bug.
+		return fmt.Errorf("dav: request without an authenticated user")
+	}
+	if r.URL.Path == wellKnownCard {
+		// RFC 6764 §5: the well-known URI redirects (301, 303 or 307) to
+		// the context path, where PROPFIND finds current-user-principal
+		// (RFC 6764 §6). 307, because it keeps the method and body: Go's
+		// net/http turns a PROPFIND into a GET on 301.
+		http.Redirect(w, r, davRoot, http.StatusTemporaryRedirect)
+		return nil
+	}
+	t, err := parsePath(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	if t.user != "" && t.user != user {
+		// DESIGN invariant 8: another user's paths are refused whatever
+		// they hold, before the Store is asked anything.
+		return failf(http.StatusForbidden, "path of user %q", t.user)
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		return h.serveOptions(w, t)
+	case http.MethodGet, http.MethodHead:
+		return h.serveGet(w, r, t)
+	case http.MethodPut:
+		return h.servePut(w, r, t)
+	case http.MethodDelete:
+		return h.serveDelete(w, r, t)
+	case "PROPFIND":
+		return h.servePropfind(w, r, t)
+	case "REPORT":
+		return h.serveReport(w, r, t)
+	case "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", http.MethodPost:
+		w.Header().Set("Allow", allowed(t))
+		return failf(http.StatusMethodNotAllowed, "%s not supported", r.Method)
+	}
+	w.Header().Set("Allow", allowed(t))
+	return failf(http.StatusMethodNotAllowed, "unknown method %s", r.Method)
+}
+
+// Resource kinds of the URL layout.
+type kind int
+
+const (
+	kindRoot kind = iota + 1
+	kindPrincipal
+	kindHome
+	kindCollection
+	kindObject
+)
+
+// target is a parsed request path.
+type target struct {
+	kind             kind
+	root             string // the href of a kindRoot: "/" or "/dav/"
+	user, slug, name string
+}
+
+// parsePath maps a request path to a resource of the layout, or 404.
+// Empty, "." and ".." segments are refused, so that a path names one
+// resource only.
+func parsePath(p string) (target, error) {
+	switch p {
+	case "/":
+		// RFC 6764 §6: clients given only the server URL PROPFIND it
+		// for current-user-principal.
+		return target{kind: kindRoot, root: "/"}, nil
+	case "/dav", davRoot:
+		return target{kind: kindRoot, root: davRoot}, nil
+	}
+	rest, ok := strings.CutPrefix(p, davRoot)
+	if !ok {
+		return target{}, failf(http.StatusNotFound, "no resource at %q", p)
+	}
+	dir := strings.HasSuffix(rest, "/")
+	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	for _, s := range segs {
+		if s == "" || s == "." || s == ".." {
+			return target{}, failf(http.StatusNotFound, "no resource at %q", p)
+		}
+	}
+	switch {
+	case segs[0] == principalsDir && len(segs) == 2:
+		return target{kind: kindPrincipal, user: segs[1]}, nil
+	case segs[0] == principalsDir:
+	case len(segs) == 1:
+		return target{kind: kindHome, user: segs[0]}, nil
+	case len(segs) == 2:
+		return target{kind: kindCollection, user: segs[0], slug: segs[1]}, nil
+	case len(segs) == 3 && !dir:
+		return target{kind: kindObject, user: segs[0], slug: segs[1], name: segs[2]}, nil
+	}
+	return target{}, failf(http.StatusNotFound, "no resource at %q", p)
+}
+
+// Hrefs of the layout, unescaped; hrefPath escapes them for the wire.
+func principalPath(user string) string { return davRoot + principalsDir + "/" + user + "/" }
+func homePath(user string) string      { return davRoot + user + "/" }
+func collectionPath(user, slug string) string {
+	return davRoot + user + "/" + slug + "/"
+}
+func objectPath(user, slug, name string) string {
+	return davRoot + user + "/" + slug + "/" + name
+}
+
+// hrefPath escapes an unescaped absolute path for an href or a header.
+func hrefPath(p string) string {
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+func allowed(t target) string {
+	if t.kind == kindObject {
+		return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND"
+	}
+	if t.kind == kindCollection {
+		return "OPTIONS, PROPFIND, REPORT"
+	}
+	return "OPTIONS, PROPFIND"
+}
+
+// collection returns the address book a target names, or 404 for a
+// collection that does not exist or is not an address book.
+func (h *handler) collection(r *http.Request, t target) (Collection, error) {
+	c, err := h.st.Collection(r.Context(), t.user, t.slug)
+	if err != nil {
+		return Collection{}, err
+	}
+	if c.Kind != AddressBook {
+		return Collection{}, failf(http.StatusNotFound, "collection %q is not an address book", t.slug)
+	}
+	return c, nil
+}
+
+// serveOptions answers OPTIONS (RFC 4918 §10.1, RFC 6352 §6.1).
+func (h *handler) serveOptions(w http.ResponseWriter, t target) error {
+	w.Header().Set("DAV", "1, 3, addressbook")
+	w.Header().Set("Allow", allowed(t))
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// serveGet serves a vCard as stored: the bytes the Store holds, never a
+// re-encoding, so that the ETag names exactly these bytes.
+func (h *handler) serveGet(w http.ResponseWriter, r *http.Request, t target) error {
+	if t.kind != kindObject {
+		w.Header().Set("Allow", allowed(t))
+		return failf(http.StatusMethodNotAllowed, "GET on a collection")
+	}
+	if _, err := h.collection(r, t); err != nil {
+		return err
+	}
+	o, err := h.st.Get(r.Context(), t.user, t.slug, t.name)
+	if err != nil {
+		return err
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", vcardType)
+	hd.Set("ETag", o.ETag)
+	// RFC 9110 §13.1.2: If-None-Match on GET uses weak comparison.
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatch(inm, o.ETag, true) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(o.Body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(o.Body)
+	}
+	return nil
+}
+
+// servePut stores the client's bytes as sent (DESIGN invariant 4), after
+// checking that they are one vCard with a UID. Conditions go to the
+// Store, which evaluates them atomically with the write (invariant 3).
+func (h *handler) servePut(w http.ResponseWriter, r *http.Request, t target) error {
+	if t.kind != kindObject {
+		w.Header().Set("Allow", allowed(t))
+		return failf(http.StatusMethodNotAllowed, "PUT outside an address book")
+	}
+	if err := checkName(t.name); err != nil {
+		return err
+	}
+	if _, err := h.collection(r, t); err != nil {
+		return err
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	body, err := h.readBody(r)
+	if err != nil {
+		return err
+	}
+	if err := checkCard(body); err != nil {
+		return err
+	}
+	cond := Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
+	etag, created, err := h.st.Put(r.Context(), t.user, t.slug, t.name, body, cond)
+	if err != nil {
+		var c *UIDConflict
+		if errors.As(err, &c) && c.Name != "" {
+			return &httpError{Status: http.StatusConflict, Cond: condNoUIDConflict,
+				Href: hrefPath(objectPath(t.user, t.slug, c.Name)), Err: err}
+		}
+		return err
+	}
+	// RFC 9110 §9.3.4: the ETag of the stored bytes, which are the bytes
+	// the client sent, so the client may keep its copy.
+	if etag != "" {
+		w.Header().Set("ETag", etag)
+	}
+	if created {
+		w.Header().Set("Location", hrefPath(objectPath(t.user, t.slug, t.name)))
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// serveDelete deletes one vCard if If-Match / If-None-Match hold; go-webdav
+// v0.6.0 ignores them on DELETE. Collections belong to the CRM.
+func (h *handler) serveDelete(w http.ResponseWriter, r *http.Request, t target) error {
+	if t.kind != kindObject {
+		w.Header().Set("Allow", allowed(t))
+		return failf(http.StatusMethodNotAllowed, "collections are defined by the CRM and cannot be deleted")
+	}
+	if _, err := h.collection(r, t); err != nil {
+		return err
+	}
+	cond := Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
+	if err := h.st.Delete(r.Context(), t.user, t.slug, t.name, cond); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// readBody reads a request body of at most h.max bytes; more is 413.
+func (h *handler) readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.max {
+		return nil, failf(http.StatusRequestEntityTooLarge, "body of %d bytes over the limit of %d", r.ContentLength, h.max)
+	}
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, h.max+1))
+	if err != nil {
+		return nil, failf(http.StatusBadRequest, "reading body: %v", err)
+	}
+	if int64(buf.Len()) > h.max {
+		return nil, failf(http.StatusRequestEntityTooLarge, "body over the limit of %d bytes", h.max)
+	}
+	return buf.Bytes(), nil
+}
+
+// checkName refuses resource names no client should make.
+func checkName(name string) error {
+	if len(name) > 255 {
+		return failf(http.StatusForbidden, "resource name longer than 255 bytes")
+	}
+	for _, c := range name {
+		if c < 0x20 || c == 0x7f {
+			return failf(http.StatusForbidden, "control character in resource name")
+		}
+	}
+	return nil
+}
+
+// checkContentType accepts a PUT's media type: text/vcard (RFC 6350 §10.1)
+// and the older names clients still send; an absent type is read as vCard.
+// RFC 6352 §6.3.2.1: anything else fails supported-address-data.
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	t, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return &httpError{Status: http.StatusForbidden, Cond: condSupportedAddressData, Err: fmt.Errorf("malformed Content-Type %q", ct)}
+	}
+	switch t {
+	case "text/vcard", "text/x-vcard", "text/directory":
+	default:
+		return &httpError{Status: http.StatusForbidden, Cond: condSupportedAddressData, Err: fmt.Errorf("unsupported Content-Type %q", t)}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &httpError{Status: http.StatusForbidden, Cond: condSupportedAddressData, Err: fmt.Errorf("unsupported charset %q", cs)}
+	}
+	return nil
+}
+
+// etagListMatch reports whether an If-Match / If-None-Match value matches
+// etag (RFC 9110 §13.1.1, §13.1.2): "*" matches any existing resource;
+// weak selects weak comparison (RFC 9110 §8.8.3.2).
+func etagListMatch(list, etag string, weak bool) bool {
+	if etag == "" {
+		return false
+	}
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		if weak {
+			if strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+				return true
+			}
+		} else if t == etag && !strings.HasPrefix(t, "W/") {
+			return true
+		}
+	}
+	return false
+}

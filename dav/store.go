@@ -1,0 +1,85 @@
+// Package dav serves CalDAV and CardDAV (RFC 4791, RFC 6352, RFC 4918) for
+// the gateway: discovery, principals, home sets, collections and objects.
+// It builds on github.com/emersion/go-webdav where that is right and adds
+// what it lacks. It knows nothing of the CRM or of storage: it talks to a
+// Store, which the server passes in.
+package dav
+
+import (
+	"context"
+	"errors"
+)
+
+// Store is what dav needs of the gateway's state. Names are a user's
+// collection slug and an object's resource name within its collection.
+type Store interface {
+	// Collections lists the collections of user.
+	Collections(ctx context.Context, user string) ([]Collection, error)
+	// Collection returns one collection of user.
+	Collection(ctx context.Context, user, slug string) (Collection, error)
+	// Get returns one object.
+	Get(ctx context.Context, user, slug, name string) (Object, error)
+	// List calls fn for every object of a collection, in name order, without
+	// holding the collection in memory; bodies only when withBody.
+	List(ctx context.Context, user, slug string, withBody bool, fn func(Object) error) error
+	// Put stores an object if the conditions hold, and returns its new ETag
+	// and whether it was created. The body has been checked to be one
+	// object of the collection's kind only as far as dav parses it; the
+	// store checks the rest and answers ErrInvalid.
+	Put(ctx context.Context, user, slug, name string, body []byte, cond Conditions) (etag string, created bool, err error)
+	// Delete removes an object if the conditions hold.
+	Delete(ctx context.Context, user, slug, name string, cond Conditions) error
+}
+
+// Collection kinds.
+const (
+	AddressBook = "addressbook"
+	Calendar    = "calendar"
+)
+
+// Collection is a user's collection.
+type Collection struct {
+	Slug        string
+	Kind        string // AddressBook or Calendar
+	DisplayName string
+	Description string
+	// Revision advances with every change of the collection: it is the
+	// collection's CTag and sync token.
+	Revision int64
+}
+
+// Object is a stored object.
+type Object struct {
+	Name string
+	ETag string // quoted, strong
+	Body []byte
+}
+
+// Conditions are a request's If-Match and If-None-Match header values, as
+// received; empty when absent.
+type Conditions struct {
+	IfMatch     string
+	IfNoneMatch string
+}
+
+// Errors a Store returns (wrapped, with detail), which dav turns into HTTP
+// answers.
+var (
+	ErrNotFound     = errors.New("not found")           // 404
+	ErrPrecondition = errors.New("precondition failed") // 412
+	ErrConflict     = errors.New("conflict")            // e.g. UID in use: 409 / no-uid-conflict
+	ErrInvalid      = errors.New("invalid object")      // 403/400 with valid-address-data / valid-calendar-data
+)
+
+type userKey struct{}
+
+// WithUser returns a context for a request authenticated as user.
+func WithUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, userKey{}, user)
+}
+
+// UserFrom returns the authenticated user of a request's context.
+func UserFrom(ctx context.Context) (string, bool) {
+	u, ok := ctx.Value(userKey{}).(string)
+	return u, ok && u != ""
+}
