@@ -14,7 +14,7 @@ import (
 // Push sends the outbox to the CRM, item by item, oldest first. An item is
 // due when its last change is PushDelay old (all of them when force) and its
 // retry time has come. It returns when the next retry falls due (zero when
-// none is waiting).
+// none is waiting). When ctx ends it stops after the current item.
 func (y *Syncer) Push(ctx context.Context, force bool) (time.Time, error) {
 	y.mu.Lock()
 	defer y.mu.Unlock()
@@ -34,10 +34,13 @@ func (y *Syncer) Push(ctx context.Context, force bool) (time.Time, error) {
 	}
 	var firstErr error
 	for _, it := range items {
-		if err := y.pushItem(ctx, it.ItemID); err != nil {
-			if ctx.Err() != nil {
-				return time.Time{}, ctx.Err()
-			}
+		// Stopping waits for the item being pushed, not for the rest: the
+		// CRM calls of one item run to their end (bounded by the CRM
+		// client's timeouts) so that no write is cut off half recorded.
+		if ctx.Err() != nil {
+			return time.Time{}, ctx.Err()
+		}
+		if err := y.pushItem(context.WithoutCancel(ctx), it.ItemID); err != nil {
 			y.log.Warn("push failed", "item", it.ItemID, "err", err)
 			if firstErr == nil {
 				firstErr = err

@@ -96,8 +96,8 @@ func (y *Syncer) Run(ctx context.Context) error {
 			push.Reset(y.opts.PushDelay)
 			continue
 		case <-push.C:
-			next, err := y.Push(context.WithoutCancel(ctx), false)
-			if err != nil {
+			next, err := y.Push(ctx, false)
+			if err != nil && ctx.Err() == nil {
 				y.log.Warn("push failed", "err", err)
 			}
 			if !next.IsZero() {

@@ -1,25 +1,33 @@
 // Command crmdav is the CRM ⇄ CalDAV/CardDAV gateway.
 //
+//	crmdav serve [flags]     run the gateway
+//	crmdav user …            manage users
 //	crmdav democrm [flags]   run the embedded Dataverse-compatible CRM alone
-//	crmdav serve [flags]     run the gateway (not built yet)
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/crmdav/crmdav/crmclient/dataverse"
 )
 
 const usage = `crmdav: a gateway that shows CRM contacts and activities as CardDAV and CalDAV collections.
 
 Usage:
+  crmdav serve [flags]     run the gateway (without --crm-url: with the embedded demo CRM)
+  crmdav user add|list|remove
+                           manage the gateway's users and their app passwords
   crmdav democrm [flags]   run the embedded Dataverse-compatible CRM on its own
-  crmdav serve [flags]     run the gateway
 
 Run "crmdav COMMAND -h" for the flags of a command.
 `
@@ -46,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDemoCRM(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = runUser(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -90,4 +100,37 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w: unexpected argument %q (see -h)", errUsage, fs.Arg(0))
 	}
 	return nil
+}
+
+// crmConfig is how to reach a real CRM (Dataverse), from flags or the
+// environment; the secret is never printed.
+type crmConfig struct {
+	url, tokenURL, clientID, clientSecret string
+}
+
+// crmFlags declares the --crm-* flags, defaulting to CRMDAV_CRM_*.
+func crmFlags(fs *flag.FlagSet) *crmConfig {
+	c := &crmConfig{}
+	fs.StringVar(&c.url, "crm-url", os.Getenv("CRMDAV_CRM_URL"), "Dataverse environment URL, e.g. https://org.crm.dynamics.com (env CRMDAV_CRM_URL); none: the embedded demo CRM")
+	fs.StringVar(&c.tokenURL, "crm-token-url", os.Getenv("CRMDAV_CRM_TOKEN_URL"), "OAuth2 token URL (env CRMDAV_CRM_TOKEN_URL)")
+	fs.StringVar(&c.clientID, "crm-client-id", os.Getenv("CRMDAV_CRM_CLIENT_ID"), "OAuth2 client id (env CRMDAV_CRM_CLIENT_ID)")
+	fs.StringVar(&c.clientSecret, "crm-client-secret", os.Getenv("CRMDAV_CRM_CLIENT_SECRET"), "OAuth2 client secret (env CRMDAV_CRM_CLIENT_SECRET)")
+	return c
+}
+
+func (c *crmConfig) client(log *slog.Logger) (*dataverse.Client, error) {
+	if c.tokenURL == "" || c.clientID == "" || c.clientSecret == "" {
+		return nil, fmt.Errorf("%w: --crm-url needs --crm-token-url, --crm-client-id and --crm-client-secret (or CRMDAV_CRM_* variables)", errUsage)
+	}
+	return dataverse.New(dataverse.Config{URL: c.url, TokenURL: c.tokenURL, ClientID: c.clientID, ClientSecret: c.clientSecret, Logger: log})
+}
+
+// randomSecret makes a password or client secret: 24 random bytes,
+// URL-safe base64.
+func randomSecret() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

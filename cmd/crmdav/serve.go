@@ -2,27 +2,149 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crmdav/crmdav/crmclient"
+	"github.com/crmdav/crmdav/crmclient/dataverse"
+	"github.com/crmdav/crmdav/crmclient/democrm"
+	"github.com/crmdav/crmdav/server"
+	"github.com/crmdav/crmdav/syncstate"
 )
 
-// runServe will run the gateway; the DAV layers are not built yet.
+// runServe runs the gateway: against the CRM named by the --crm-* flags,
+// or, without them, against the embedded CRM with demo users.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve DAV on")
+	dir := fs.String("data", "./crmdav-data", "directory for the gateway's state")
+	crm := crmFlags(fs)
+	pollInterval := fs.Duration("poll-interval", 30*time.Second, "time between polls of the CRM's change feeds")
+	pushDelay := fs.Duration("push-delay", 2*time.Second, "how long a client change waits before it is pushed, so bursts coalesce")
+	demoPassword := fs.String("demo-password", "", "with the embedded CRM: one app password for every demo user (default: generated)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return errors.New("the CalDAV/CardDAV gateway is not built yet; \"crmdav democrm\" runs the embedded CRM on its own")
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level %q", errUsage, *logLevel)
+	}
+	if *demoPassword != "" && len(*demoPassword) < 8 {
+		return fmt.Errorf("%w: --demo-password must have at least 8 characters", errUsage)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	st, err := syncstate.Open(*dir, syncstate.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var client *dataverse.Client
+	var demo []demoLogin
+	if crm.url == "" {
+		var stop func()
+		client, demo, stop, err = startDemo(ctx, st, filepath.Join(*dir, "democrm"), *demoPassword, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	} else if client, err = crm.client(log); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	syncer := syncstate.NewSyncer(st, client, syncstate.SyncOptions{PushDelay: *pushDelay, PollInterval: *pollInterval, Logger: log})
+	srv := server.New(server.Config{Store: st, Syncer: syncer, Logger: log})
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(stdout, "crmdav serving CardDAV at %s\n", url)
+	if crm.url != "" {
+		fmt.Fprintf(stdout, "  CRM: %s (add users with: crmdav user add NAME --crm-user EMAIL)\n", crm.url)
+	} else {
+		fmt.Fprintf(stdout, "  CRM: the embedded demo CRM (data in %s)\n", filepath.Join(*dir, "democrm"))
+		fmt.Fprintf(stdout, "  add an account with the server URL %s and one of these logins:\n", url)
+		for _, d := range demo {
+			fmt.Fprintf(stdout, "    user %-8s password %s\n", d.user, d.password)
+		}
+	}
+	return srv.Serve(ctx, ln)
 }
 
-// randomSecret makes a password or client secret: 24 random bytes,
-// URL-safe base64.
-func randomSecret() string {
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported systems
+type demoLogin struct{ user, password string }
+
+// startDemo runs the embedded CRM on a loopback port in this process, seeds
+// demo data, and gives each demo CRM user a gateway login.
+func startDemo(ctx context.Context, st *syncstate.Store, dir, password string, log *slog.Logger) (*dataverse.Client, []demoLogin, func(), error) {
+	secret := randomSecret()
+	d, ln, err := startDemoCRM("127.0.0.1:0", dir, democrm.Client{ID: "crmdav-demo", Secret: secret},
+		democrm.Demo{Users: 3, Contacts: 20}, 7*24*time.Hour, log.With("component", "democrm"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("embedded CRM: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	crmCtx, stopCRM := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.serve(crmCtx, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("embedded CRM stopped", "err", err)
+		}
+	}()
+	stop := func() { stopCRM(); <-done; d.crm.Close() }
+	base := "http://" + ln.Addr().String()
+	client, err := dataverse.New(dataverse.Config{URL: base, TokenURL: base + democrm.TokenPath, ClientID: "crmdav-demo", ClientSecret: secret, Logger: log})
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	crmUsers, err := d.crm.Users()
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	existing, err := st.Users(ctx)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	have := map[string]bool{}
+	for _, u := range existing {
+		have[u.Name] = true
+	}
+	var logins []demoLogin
+	for _, cu := range crmUsers {
+		name, _, _ := strings.Cut(cu.DomainName, "@")
+		pw := password
+		if pw == "" {
+			pw = randomSecret()[:16]
+		}
+		if have[name] {
+			err = st.SetPassword(ctx, name, pw)
+		} else {
+			_, err = st.AddUser(ctx, name, pw, cu)
+		}
+		if err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+		logins = append(logins, demoLogin{name, pw})
+	}
+	sort.Slice(logins, func(i, j int) bool { return logins[i].user < logins[j].user })
+	return client, logins, stop, nil
 }
+
+var _ crmclient.CRM = (*dataverse.Client)(nil)

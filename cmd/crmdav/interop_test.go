@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmdav/crmdav/crmclient"
+	"github.com/crmdav/crmdav/crmclient/dataverse"
+)
+
+// The interop tests run the crmdav binary and real third-party clients
+// from Debian against it, as users do. Under CI a missing client fails the
+// test; elsewhere it is skipped.
+
+// need returns the path of a client program, or stops the test.
+func need(t *testing.T, program string) string {
+	t.Helper()
+	p, err := exec.LookPath(program)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed; .ci/run installs it", program)
+		}
+		t.Skipf("%s is not installed", program)
+	}
+	return p
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds crmdav once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crmdav-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "crmdav")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// process is a running crmdav command whose output is watched.
+type process struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func start(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(binary(t), args...)}
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- p.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			p.cmd.Process.Kill()
+			t.Errorf("%s did not stop on interrupt", args[0])
+		}
+		pw.Close()
+		if t.Failed() {
+			t.Logf("output of crmdav %s:\n%s", args[0], p.output())
+		}
+	})
+	return p
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// wait waits until the output matches re and returns the submatches.
+func (p *process) wait(t *testing.T, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := rx.FindStringSubmatch(p.output()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("no %q in the output:\n%s", re, p.output())
+	return nil
+}
+
+// gateway is crmdav serve against a separate crmdav democrm, with user
+// alice added through crmdav user add.
+type gateway struct {
+	url, user, password string
+	crm                 *dataverse.Client
+	alice               crmclient.User
+}
+
+func startGateway(t *testing.T) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	crmAddr := freePort(t)
+	crmProc := start(t, "democrm", "--listen", crmAddr, "--data", filepath.Join(dir, "crm"), "--client-id", "gw", "--client-secret", "gw-secret", "--users", "2", "--contacts", "5")
+	crmProc.wait(t, `token URL:`)
+	base := "http://" + crmAddr
+	crmArgs := []string{"--crm-url", base, "--crm-token-url", base + "/oauth2/token", "--crm-client-id", "gw", "--crm-client-secret", "gw-secret"}
+
+	add := exec.Command(binary(t), append([]string{"user", "add", "alice", "--crm-user", "alice@crmdav.demo", "--password-stdin", "--data", filepath.Join(dir, "gw")}, crmArgs...)...)
+	add.Stdin = strings.NewReader("alice-app-password\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("crmdav user add: %v\n%s", err, out)
+	}
+	addr := freePort(t)
+	gw := start(t, append([]string{"serve", "--listen", addr, "--data", filepath.Join(dir, "gw"), "--push-delay", "100ms", "--poll-interval", "1h"}, crmArgs...)...)
+	gw.wait(t, `serving CardDAV at`)
+	client, err := dataverse.New(dataverse.Config{URL: base, TokenURL: base + "/oauth2/token", ClientID: "gw", ClientSecret: "gw-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := client.FindUsers(context.Background(), "alice@crmdav.demo")
+	if err != nil || len(users) != 1 {
+		t.Fatalf("alice in the CRM: %v %v", users, err)
+	}
+	g := &gateway{url: "http://" + addr + "/", user: "alice", password: "alice-app-password", crm: client, alice: users[0]}
+	g.sync(t)
+	return g
+}
+
+// sync runs a manual round: POST /sync.
+func (g *gateway) sync(t *testing.T) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.url+"sync", nil)
+	req.SetBasicAuth(g.user, g.password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /sync: %s %s", resp.Status, body)
+	}
+}
+
+func run1(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 10)) // vdirsyncer discover: create the local collection
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, ".config"), "XDG_DATA_HOME="+filepath.Join(dir, ".local"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestVdirsyncerContacts syncs alice's address book two-way with
+// vdirsyncer and reads it with khard.
+func TestVdirsyncerContacts(t *testing.T) {
+	vds := need(t, "vdirsyncer")
+	g := startGateway(t)
+	home := t.TempDir()
+	local := filepath.Join(home, "contacts")
+	cfg := filepath.Join(home, "vdirsyncer.conf")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[general]
+status_path = "%s/status/"
+
+[pair contacts]
+a = "local"
+b = "remote"
+collections = ["from b"]
+conflict_resolution = "b wins"
+
+[storage local]
+type = "filesystem"
+path = "%s/"
+fileext = ".vcf"
+
+[storage remote]
+type = "carddav"
+url = "%s"
+username = "%s"
+password = "%s"
+`, home, local, g.url, g.user, g.password)), 0o600)
+	run1(t, home, vds, "-c", cfg, "discover", "contacts")
+	run1(t, home, vds, "-c", cfg, "sync")
+	book := filepath.Join(local, "contacts")
+	files, _ := filepath.Glob(filepath.Join(book, "*.vcf"))
+	if len(files) != 5 {
+		t.Fatalf("vdirsyncer fetched %d cards, want alice's 5", len(files))
+	}
+
+	// Edit one, add one, delete one locally; sync; the CRM has it.
+	edited := files[0]
+	b, _ := os.ReadFile(edited)
+	text := strings.ReplaceAll(string(b), "\r\n", "\n")
+	text = regexp.MustCompile(`(?m)^TITLE:.*\n`).ReplaceAllString(text, "")
+	text = strings.Replace(text, "END:VCARD", "TITLE:Chief Interop Officer\nX-INTEROP:yes\nEND:VCARD", 1)
+	os.WriteFile(edited, []byte(text), 0o600)
+	os.WriteFile(filepath.Join(book, "new-contact.vcf"), []byte("BEGIN:VCARD\nVERSION:3.0\nUID:new-contact-uid\nFN:Nina Neu\nN:Neu;Nina;;;\nEMAIL;TYPE=INTERNET:nina@example.com\nEND:VCARD\n"), 0o600)
+	os.Remove(files[1])
+	run1(t, home, vds, "-c", cfg, "sync")
+	g.sync(t)
+
+	ctx := context.Background()
+	list, err := g.crm.List(ctx, crmclient.Contact, g.alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 5 {
+		t.Errorf("CRM has %d contacts of alice, want 5 (5 - 1 deleted + 1 new)", len(list))
+	}
+	found := map[string]crmclient.Record{}
+	for _, v := range list {
+		rec, err := g.crm.Get(ctx, g.alice, crmclient.Contact, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found[rec.Columns["lastname"]+"/"+rec.Columns["jobtitle"]] = rec
+	}
+	var sawTitle, sawNew bool
+	var editedID string
+	for k, rec := range found {
+		if strings.HasSuffix(k, "/Chief Interop Officer") {
+			sawTitle, editedID = true, rec.ID
+		}
+		if rec.Columns["lastname"] == "Neu" && rec.Columns["emailaddress1"] == "nina@example.com" {
+			sawNew = true
+		}
+	}
+	if !sawTitle || !sawNew {
+		t.Errorf("CRM contacts %v: edit seen %v, new contact seen %v", keys(found), sawTitle, sawNew)
+	}
+
+	// A CRM edit reaches the local file; the client's X- property stays.
+	rec := found[""]
+	for _, r := range found {
+		if r.ID == editedID {
+			rec = r
+		}
+	}
+	if _, err := g.crm.Update(ctx, g.alice, crmclient.Contact, rec.ID, rec.ETag, crmclient.Columns{"telephone1": "+49 30 999999"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	crmBorn, err := g.crm.Create(ctx, g.alice, crmclient.Record{Kind: crmclient.Contact, ID: uuid.NewString(), Columns: crmclient.Columns{"firstname": "Carl", "lastname": "CRMBorn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.sync(t)
+	run1(t, home, vds, "-c", cfg, "sync")
+	b, _ = os.ReadFile(edited)
+	if !strings.Contains(string(b), "+49 30 999999") || !strings.Contains(string(b), "X-INTEROP:yes") || !strings.Contains(string(b), "Chief Interop Officer") {
+		t.Errorf("local card after the CRM edit:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(book, crmBorn.ID+".vcf")); err != nil {
+		all, _ := filepath.Glob(filepath.Join(book, "*.vcf"))
+		t.Errorf("CRM-born contact not synced: %v (have %v)", err, all)
+	}
+
+	// A second sync with nothing changed changes nothing.
+	before := snapshotDir(t, book)
+	run1(t, home, vds, "-c", cfg, "sync")
+	if after := snapshotDir(t, book); after != before {
+		t.Errorf("an idle sync changed local files")
+	}
+
+	// khard reads what vdirsyncer wrote.
+	if kh, err := exec.LookPath("khard"); err == nil || os.Getenv("CI") != "" {
+		if err != nil {
+			t.Fatal("khard is not installed; .ci/run installs it")
+		}
+		kcfg := filepath.Join(home, "khard.conf")
+		os.WriteFile(kcfg, []byte(fmt.Sprintf("[addressbooks]\n[[crm]]\npath = %s\n\n[general]\ndefault_action = list\n", book)), 0o600)
+		out := run1(t, home, kh, "-c", kcfg, "list")
+		if !strings.Contains(out, "Nina") || !strings.Contains(out, "CRMBorn") {
+			t.Errorf("khard list:\n%s", out)
+		}
+	}
+}
+
+func keys(m map[string]crmclient.Record) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func snapshotDir(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	var b strings.Builder
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := os.ReadFile(f)
+		fmt.Fprintf(&b, "%s %d %s\n%s\n", filepath.Base(f), st.Size(), st.ModTime(), c)
+	}
+	return b.String()
+}

@@ -1,0 +1,219 @@
+// Package server is the gateway's HTTP server: Basic authentication
+// against app passwords, request logging, the manual sync endpoint, health,
+// and the lifecycle of the background sync (start, stop, drain).
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/crmdav/crmdav/dav"
+	"github.com/crmdav/crmdav/syncstate"
+)
+
+// Config is what the server runs with; cmd fills it in.
+type Config struct {
+	Store  *syncstate.Store
+	Syncer *syncstate.Syncer
+	Logger *slog.Logger
+	// SyncTimeout bounds POST /sync (60s); past it the answer is 504 and
+	// the round goes on in the background.
+	SyncTimeout time.Duration
+	// MaxBodySize bounds request bodies (10 MiB).
+	MaxBodySize int64
+}
+
+// Server serves DAV for the gateway's users.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	dav   http.Handler
+	auth  *authCache
+	round sync.Mutex // one manual round at a time
+}
+
+// New makes a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = 60 * time.Second
+	}
+	if cfg.MaxBodySize <= 0 {
+		cfg.MaxBodySize = 10 << 20
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, auth: newAuthCache(5 * time.Minute)}
+	s.dav = dav.NewHandler(storeAdapter{cfg.Store, cfg.Syncer}, cfg.Logger, dav.Options{MaxBodySize: cfg.MaxBodySize})
+	return s
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("POST /sync", s.authenticated(http.HandlerFunc(s.serveSync)))
+	mux.Handle("/", s.authenticated(s.dav))
+	return s.logged(mux)
+}
+
+// Serve answers on ln and runs the background sync until ctx is done; then
+// it stops accepting requests, lets those in flight finish, and stops the
+// sync after the item it is pushing (DESIGN.md, STYLE habit 7).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSync()
+	g := new(errgroup.Group)
+	g.Go(func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return s.cfg.Syncer.Run(syncCtx) })
+	g.Go(func() error {
+		<-ctx.Done()
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := hs.Shutdown(sctx)
+		stopSync()
+		return err
+	})
+	return g.Wait()
+}
+
+// serveSync runs a full round (poll, then push) and answers when it is
+// done: 200, or 504 when it takes longer than SyncTimeout.
+func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
+	done := make(chan error, 1)
+	go func() {
+		s.round.Lock()
+		defer s.round.Unlock()
+		done <- s.cfg.Syncer.Round(context.WithoutCancel(r.Context()))
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.log.Warn("sync round failed", "err", err)
+			http.Error(w, "sync round failed: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Write([]byte("synchronized\n"))
+	case <-time.After(s.cfg.SyncTimeout):
+		http.Error(w, "the sync round is still running", http.StatusGatewayTimeout)
+	}
+}
+
+// authCache remembers recently verified passwords (as SHA-256) so that
+// bcrypt runs once per user every few minutes, not on every request.
+type authCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]authEntry
+}
+
+type authEntry struct {
+	sum     [32]byte
+	expires time.Time
+}
+
+func newAuthCache(ttl time.Duration) *authCache {
+	return &authCache{ttl: ttl, m: map[string]authEntry{}}
+}
+
+func (c *authCache) ok(user, password string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, found := c.m[user]
+	sum := sha256.Sum256([]byte(password))
+	return found && time.Now().Before(e.expires) && subtle.ConstantTimeCompare(e.sum[:], sum[:]) == 1
+}
+
+func (c *authCache) put(user, password string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[user] = authEntry{sum: sha256.Sum256([]byte(password)), expires: time.Now().Add(c.ttl)}
+}
+
+// authenticated requires HTTP Basic authentication (RFC 7617) with a
+// user's app password.
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if ok && !s.auth.ok(user, pass) {
+			if _, err := s.cfg.Store.Authenticate(r.Context(), user, pass); err != nil {
+				ok = false
+			} else {
+				s.auth.put(user, pass)
+			}
+		}
+		if !ok {
+			if user != "" {
+				s.log.Warn("authentication failed", "user", user, "remote", r.RemoteAddr)
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="crmdav", charset="UTF-8"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		setLogUser(r, user)
+		next.ServeHTTP(w, r.WithContext(dav.WithUser(r.Context(), user)))
+	})
+}
+
+// statusWriter records the status of an answer for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	user   string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type logKey struct{}
+
+func setLogUser(r *http.Request, user string) {
+	if sw, ok := r.Context().Value(logKey{}).(*statusWriter); ok {
+		sw.user = user
+	}
+}
+
+// logged writes one line per request: method, path, status, user, time.
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logKey{}, sw)))
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"user", sw.user, "duration", time.Since(start).Round(time.Microsecond))
+	})
+}
