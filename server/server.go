@@ -116,8 +116,11 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authCache remembers recently verified passwords (as SHA-256) so that
-// bcrypt runs once per user every few minutes, not on every request.
+// authCache remembers recently verified passwords (as SHA-256, with the
+// user's credential stamp) so that bcrypt runs once per user every few
+// minutes, not on every request. A changed password or a removed user
+// changes the stamp, which the server reads on every request, so the cache
+// never outlives a credential.
 type authCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -126,6 +129,7 @@ type authCache struct {
 
 type authEntry struct {
 	sum     [32]byte
+	stamp   string
 	expires time.Time
 }
 
@@ -133,18 +137,18 @@ func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{ttl: ttl, m: map[string]authEntry{}}
 }
 
-func (c *authCache) ok(user, password string) bool {
+func (c *authCache) ok(user, password, stamp string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, found := c.m[user]
 	sum := sha256.Sum256([]byte(password))
-	return found && time.Now().Before(e.expires) && subtle.ConstantTimeCompare(e.sum[:], sum[:]) == 1
+	return found && e.stamp == stamp && time.Now().Before(e.expires) && subtle.ConstantTimeCompare(e.sum[:], sum[:]) == 1
 }
 
-func (c *authCache) put(user, password string) {
+func (c *authCache) put(user, password, stamp string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m[user] = authEntry{sum: sha256.Sum256([]byte(password)), expires: time.Now().Add(c.ttl)}
+	c.m[user] = authEntry{sum: sha256.Sum256([]byte(password)), stamp: stamp, expires: time.Now().Add(c.ttl)}
 }
 
 // authenticated requires HTTP Basic authentication (RFC 7617) with a
@@ -152,12 +156,8 @@ func (c *authCache) put(user, password string) {
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
-		if ok && !s.auth.ok(user, pass) {
-			if _, err := s.cfg.Store.Authenticate(r.Context(), user, pass); err != nil {
-				ok = false
-			} else {
-				s.auth.put(user, pass)
-			}
+		if ok {
+			ok = s.verify(r.Context(), user, pass)
 		}
 		if !ok {
 			if user != "" {
@@ -170,6 +170,20 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		setLogUser(r, user)
 		next.ServeHTTP(w, r.WithContext(dav.WithUser(r.Context(), user)))
 	})
+}
+
+func (s *Server) verify(ctx context.Context, user, pass string) bool {
+	stamp, err := s.cfg.Store.CredentialStamp(ctx, user)
+	if err == nil && s.auth.ok(user, pass, stamp) {
+		return true
+	}
+	// Unknown users go through bcrypt too, so timing does not tell
+	// which names exist.
+	if _, err := s.cfg.Store.Authenticate(ctx, user, pass); err != nil {
+		return false
+	}
+	s.auth.put(user, pass, stamp)
+	return true
 }
 
 // statusWriter records the status of an answer for the request log.

@@ -244,3 +244,18 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	}
 	return nil
 }
+
+// CredentialStamp returns an opaque value that changes whenever the user's
+// password changes or the user is removed (ErrNotFound). It lets a server
+// cache verified passwords safely: a cached login is good only while the
+// stamp is unchanged.
+func (s *Store) CredentialStamp(ctx context.Context, name string) (string, error) {
+	var hash []string
+	if err := s.db.WithContext(ctx).Model(&userRow{}).Where("name = ?", name).Limit(1).Pluck("password_hash", &hash).Error; err != nil {
+		return "", err
+	}
+	if len(hash) == 0 {
+		return "", fmt.Errorf("%w: user %s", ErrNotFound, name)
+	}
+	return hash[0], nil
+}

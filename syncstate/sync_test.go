@@ -406,3 +406,41 @@ func TestBurstCoalesces(t *testing.T) {
 		t.Errorf("CRM writes %q, want one create with the last title", w)
 	}
 }
+
+// TestRejectedChange: a change the CRM refuses for good (a job title longer
+// than the column holds) is recorded and visible, is not retried, and the
+// item is brought back in line with the CRM (invariant 6).
+func TestRejectedChange(t *testing.T) {
+	f := setUp(t)
+	rec, _ := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Contact, ID: uuid.NewString(), Columns: crmclient.Columns{"lastname": "Reject", "jobtitle": "Short"}})
+	f.round(t)
+	it, c := f.item(t, rec.ID+".vcf")
+	c.SetValue(vcard.FieldTitle, strings.Repeat("Very long title ", 10))
+	var b strings.Builder
+	vcard.NewEncoder(&b).Encode(c)
+	if _, _, err := f.st.Put(ctx(t), "alice", "contacts", it.Href, []byte(b.String()), syncstate.Conditions{IfMatch: it.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sync.Round(ctx(t)); err == nil || !strings.Contains(err.Error(), "rejected") {
+		t.Errorf("round with a refused change: %v", err)
+	}
+	st, err := f.st.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != 0 || len(st.Rejected) != 1 || st.Rejected[0].Href != it.Href || !strings.Contains(st.Rejected[0].Error, "0x80044331") {
+		t.Errorf("status %+v", st)
+	}
+	if _, c := f.item(t, it.Href); c.Value(vcard.FieldTitle) != "Short" {
+		t.Errorf("item not restored to the CRM's value: TITLE %q", c.Value(vcard.FieldTitle))
+	}
+	got, _ := f.env.Client.Get(ctx(t), f.alice, crmclient.Contact, rec.ID)
+	if got.Columns["jobtitle"] != "Short" {
+		t.Errorf("CRM jobtitle %q", got.Columns["jobtitle"])
+	}
+	f.env.CRM.RecordRequests(true)
+	f.round(t)
+	if w := f.crmWrites(); len(w) != 0 {
+		t.Errorf("a rejected change was retried: %q", w)
+	}
+}

@@ -140,6 +140,8 @@ func (p *process) wait(t *testing.T, re string) []string {
 // alice added through crmdav user add.
 type gateway struct {
 	url, user, password string
+	dir                 string   // the gateway's --data
+	crmArgs             []string // the --crm-* flags
 	crm                 *dataverse.Client
 	alice               crmclient.User
 }
@@ -169,7 +171,8 @@ func startGateway(t *testing.T) *gateway {
 	if err != nil || len(users) != 1 {
 		t.Fatalf("alice in the CRM: %v %v", users, err)
 	}
-	g := &gateway{url: "http://" + addr + "/", user: "alice", password: "alice-app-password", crm: client, alice: users[0]}
+	g := &gateway{url: "http://" + addr + "/", user: "alice", password: "alice-app-password", crm: client, alice: users[0],
+		dir: filepath.Join(dir, "gw"), crmArgs: crmArgs}
 	g.sync(t)
 	return g
 }
@@ -348,4 +351,52 @@ func snapshotDir(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "%s %d %s\n%s\n", filepath.Base(f), st.Size(), st.ModTime(), c)
 	}
 	return b.String()
+}
+
+// TestUserCommandsWhileServing adds a user while the server runs; the user
+// can log in at once. status reports no refused change.
+func TestUserCommandsWhileServing(t *testing.T) {
+	g := startGateway(t)
+	add := exec.Command(binary(t), append([]string{"user", "add", "bob", "--crm-user", "bob@crmdav.demo", "--data", g.dir}, g.crmArgs...)...)
+	out, err := add.CombinedOutput()
+	if err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`app password \(shown once\): (\S+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no password printed:\n%s", out)
+	}
+	req, _ := http.NewRequest("PROPFIND", g.url+"dav/bob/contacts/", nil)
+	req.Header.Set("Depth", "1")
+	req.SetBasicAuth("bob", string(m[1]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus {
+		t.Errorf("bob's PROPFIND: %s", resp.Status)
+	}
+	if out, err := exec.Command(binary(t), "user", "add", "bob", "--crm-user", "bob@crmdav.demo", "--data", g.dir).CombinedOutput(); err == nil {
+		t.Errorf("adding bob twice succeeded:\n%s", out)
+	}
+	out, err = exec.Command(binary(t), "user", "list", "--data", g.dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "alice\talice@crmdav.demo") || !strings.Contains(string(out), "bob\tbob@crmdav.demo") {
+		t.Errorf("user list: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary(t), "status", "--data", g.dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "refused by the CRM 0") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(binary(t), "user", "remove", "bob", "--data", g.dir).CombinedOutput(); err != nil {
+		t.Errorf("user remove: %v\n%s", err, out)
+	}
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("removed bob's PROPFIND: %s, want 401", resp.Status)
+	}
 }

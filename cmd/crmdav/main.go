@@ -27,6 +27,8 @@ Usage:
   crmdav serve [flags]     run the gateway (without --crm-url: with the embedded demo CRM)
   crmdav user add|list|remove
                            manage the gateway's users and their app passwords
+  crmdav status [--data DIR]
+                           pending changes, changes the CRM refused, last feed reads
   crmdav democrm [flags]   run the embedded Dataverse-compatible CRM on its own
 
 Run "crmdav COMMAND -h" for the flags of a command.
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "user":
 		err = runUser(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "status":
+		err = runStatus(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

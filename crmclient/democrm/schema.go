@@ -35,6 +35,32 @@ type attribute struct {
 	// entity set it points into.
 	targets map[string]string
 	def     any // value a created row gets when the body omits the column
+	maxLen  int // MaxLength of a String or Memo column; 0 for the default
+}
+
+// maxLength is the most characters a String or Memo column holds.
+func (a *attribute) maxLength() int {
+	switch {
+	case a.maxLen > 0:
+		return a.maxLen
+	case a.typ == tMemo:
+		return 1048576
+	}
+	return 4000
+}
+
+// contactMaxLength are the MaxLength values of the contact reference.
+var contactMaxLength = map[string]int{
+	"firstname": 50, "lastname": 50, "middlename": 50, "nickname": 100, "salutation": 100, "suffix": 10,
+	"jobtitle": 100, "department": 100, "assistantname": 100, "managername": 100, "spousesname": 100,
+	"emailaddress1": 100, "emailaddress2": 100, "emailaddress3": 100,
+	"telephone1": 50, "telephone2": 50, "telephone3": 50, "mobilephone": 50, "fax": 50, "pager": 50,
+	"websiteurl":    200,
+	"address1_name": 200, "address1_line1": 250, "address1_line2": 250, "address1_line3": 250, "address1_city": 80,
+	"address1_stateorprovince": 50, "address1_postalcode": 20, "address1_country": 80, "address1_postofficebox": 20,
+	"address2_name": 100, "address2_line1": 250, "address2_line2": 250, "address2_line3": 250, "address2_city": 80,
+	"address2_stateorprovince": 50, "address2_postalcode": 20, "address2_country": 80, "address2_postofficebox": 20,
+	"description": 2000,
 }
 
 // entity is the metadata of one table.
@@ -274,5 +300,8 @@ func newSchema() *schema {
 			{name: "addressused", typ: tString},
 			{name: "versionnumber", typ: tBigInt, readOnly: true},
 		}))
+	for n, l := range contactMaxLength {
+		s.byName["contact"].attrs[n].maxLen = l
+	}
 	return s
 }

@@ -287,3 +287,16 @@ func TestInjectedFaults(t *testing.T) {
 		t.Errorf("retried create: code %s", code)
 	}
 }
+
+// TestMaxLength: a text longer than its column's MaxLength is refused
+// ("A validation error occurred." with the attribute, entity and limit).
+func TestMaxLength(t *testing.T) {
+	env := newEnv(t, Options{})
+	long := strings.Repeat("x", 101)
+	a := env.call("POST", "contacts", nil, map[string]any{"lastname": "Ok", "jobtitle": long})
+	code, msg := a.errorCode(t)
+	if a.status != 400 || code != "0x80044331" || !strings.Contains(msg, "'jobtitle'") || !strings.Contains(msg, "'100'") {
+		t.Errorf("101 characters in jobtitle: %d %s", a.status, a.body)
+	}
+	mustStatus(t, "100 characters", env.call("POST", "contacts", nil, map[string]any{"lastname": "Ok", "jobtitle": long[:100]}), 204)
+}

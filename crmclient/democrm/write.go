@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -91,6 +92,10 @@ func convert(e *entity, a *attribute, v any) (any, *apiError) {
 		s, ok := v.(string)
 		if !ok {
 			return nil, bad("Edm.String")
+		}
+		if n := utf8.RuneCountInString(s); n > a.maxLength() {
+			// Dataverse checks MaxLength on every write.
+			return nil, &apiError{http.StatusBadRequest, "0x80044331", fmt.Sprintf("A validation error occurred.  The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.", a.name, e.name, a.maxLength()), nil}
 		}
 		return s, nil
 	case tInteger, tPicklist, tState, tStatus, tBigInt:
