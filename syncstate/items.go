@@ -177,6 +177,13 @@ func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([
 	if since > col.Revision || since < 0 {
 		return nil, 0, fmt.Errorf("%w: unknown sync revision %d", ErrPrecondition, since)
 	}
+	if since == 0 {
+		// An initial report lists what exists, not what was deleted.
+		return s.currentMembers(db, col)
+	}
+	if since < col.Pruned {
+		return nil, 0, fmt.Errorf("%w: sync revision %d is older than the kept changes (%d)", ErrPrecondition, since, col.Pruned)
+	}
 	var rows []changeRow
 	err = db.Raw(`SELECT c.href, c.revision, c.deleted FROM changes c
 		JOIN (SELECT href, MAX(revision) AS rev FROM changes WHERE collection_id = ? AND revision > ? GROUP BY href) m
@@ -192,6 +199,86 @@ func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([
 	return out, col.Revision, nil
 }
 
+// currentMembers answers Changes from 0 once the log has been pruned: every
+// item, with the revision at which it last changed.
+func (s *Store) currentMembers(db *gorm.DB, col collectionRow) ([]Change, int64, error) {
+	var rows []itemRow
+	if err := db.Select("href", "revision").Where("collection_id = ?", col.ID).Order("revision").Find(&rows).Error; err != nil {
+		return nil, 0, err
+	}
+	out := make([]Change, len(rows))
+	for i, r := range rows {
+		out[i] = Change{Href: r.Href, Revision: r.Revision}
+	}
+	return out, col.Revision, nil
+}
+
+// PruneChanges shortens the change log: entries superseded by a later
+// change of the same href go at once (they never change an answer), and
+// tombstones older than before go too. A sync token from before the newest
+// dropped tombstone becomes too old, and its client starts over.
+func (s *Store) PruneChanges(ctx context.Context, before time.Time) error {
+	db := s.db.WithContext(ctx)
+	var cols []collectionRow
+	if err := db.Find(&cols).Error; err != nil {
+		return err
+	}
+	const superseded = "revision < (SELECT MAX(c2.revision) FROM changes c2 WHERE c2.collection_id = changes.collection_id AND c2.href = changes.href)"
+	for _, col := range cols {
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Where("collection_id = ? AND "+superseded, col.ID).Delete(&changeRow{}).Error; err != nil {
+				return err
+			}
+			var maxRev int64
+			if err := tx.Model(&changeRow{}).Select("COALESCE(MAX(revision), 0)").
+				Where("collection_id = ? AND deleted AND at < ?", col.ID, before).Row().Scan(&maxRev); err != nil {
+				return err
+			}
+			if maxRev <= col.Pruned {
+				return nil
+			}
+			if err := tx.Where("collection_id = ? AND deleted AND revision <= ?", col.ID, maxRev).Delete(&changeRow{}).Error; err != nil {
+				return err
+			}
+			return tx.Model(&collectionRow{}).Where("id = ?", col.ID).Update("pruned", maxRev).Error
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Props are a collection's client-set display properties; nil fields stay.
+type Props struct {
+	DisplayName *string
+	Color       *string
+	Order       *int
+}
+
+// SetProps stores display properties a client set on a collection
+// (PROPPATCH). They stay in the gateway, and advance the revision so that
+// clients see the collection changed.
+func (s *Store) SetProps(ctx context.Context, owner, slug string, p Props) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		col, err := s.collection(tx, owner, slug)
+		if err != nil {
+			return err
+		}
+		up := map[string]any{"revision": gorm.Expr("revision + 1")}
+		if p.DisplayName != nil {
+			up["display_name"] = *p.DisplayName
+		}
+		if p.Color != nil {
+			up["color"] = *p.Color
+		}
+		if p.Order != nil {
+			up["order"] = *p.Order
+		}
+		return tx.Model(&collectionRow{}).Where("id = ?", col.ID).Updates(up).Error
+	})
+}
+
 // bump advances a collection's revision and logs the change of href.
 func bump(tx *gorm.DB, collectionID int64, href string, deleted bool) (int64, error) {
 	if err := tx.Model(&collectionRow{}).Where("id = ?", collectionID).UpdateColumn("revision", gorm.Expr("revision + 1")).Error; err != nil {
@@ -201,7 +288,7 @@ func bump(tx *gorm.DB, collectionID int64, href string, deleted bool) (int64, er
 	if err := tx.Model(&collectionRow{}).Where("id = ?", collectionID).Pluck("revision", &rev).Error; err != nil {
 		return 0, err
 	}
-	return rev, tx.Create(&changeRow{CollectionID: collectionID, Revision: rev, Href: href, Deleted: deleted}).Error
+	return rev, tx.Create(&changeRow{CollectionID: collectionID, Revision: rev, Href: href, Deleted: deleted, At: time.Now().UTC()}).Error
 }
 
 // validHref reports whether name can be a resource name in a collection.

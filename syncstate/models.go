@@ -21,11 +21,14 @@ func (userRow) TableName() string { return "users" }
 // collectionRow is one DAV collection of a user. Revision is its sync
 // revision: it advances by one with every change to the collection.
 type collectionRow struct {
-	ID          int64  `gorm:"primaryKey"`
-	Owner       string `gorm:"size:64;not null;uniqueIndex:idx_collection_slug,priority:1"`
-	Slug        string `gorm:"size:64;not null;uniqueIndex:idx_collection_slug,priority:2"`
-	Kind        string `gorm:"size:32;not null"` // crmclient.Kind of its items
-	Revision    int64  `gorm:"not null"`
+	ID       int64  `gorm:"primaryKey"`
+	Owner    string `gorm:"size:64;not null;uniqueIndex:idx_collection_slug,priority:1"`
+	Slug     string `gorm:"size:64;not null;uniqueIndex:idx_collection_slug,priority:2"`
+	Kind     string `gorm:"size:32;not null"` // crmclient.Kind of its items
+	Revision int64  `gorm:"not null"`
+	// Pruned is the highest revision whose change-log entries may be gone:
+	// a sync token at or below it is too old (RFC 6578 §3.2).
+	Pruned      int64 `gorm:"not null;default:0"`
 	DisplayName string
 	Color       string
 	Order       int
@@ -107,6 +110,7 @@ type changeRow struct {
 	Revision     int64  `gorm:"primaryKey"`
 	Href         string `gorm:"size:255;not null"`
 	Deleted      bool
+	At           time.Time
 }
 
 func (changeRow) TableName() string { return "changes" }

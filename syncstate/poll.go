@@ -24,7 +24,60 @@ func (y *Syncer) Poll(ctx context.Context) error {
 			return fmt.Errorf("poll %s: %w", k, err)
 		}
 	}
+	return y.repairAll(ctx)
+}
+
+// repairAll repairs every item whose CRM version is unknown and which has
+// nothing pending: a change of it was refused and it could not be read back
+// then.
+func (y *Syncer) repairAll(ctx context.Context) error {
+	db := y.st.db.WithContext(ctx)
+	var itemIDs []int64
+	err := db.Model(&idmapRow{}).Where("crm_etag = '' AND item_id NOT IN (SELECT item_id FROM outbox WHERE state = ?)", statePending).
+		Pluck("item_id", &itemIDs).Error
+	if err != nil {
+		return err
+	}
+	for _, id := range itemIDs {
+		y.repair(ctx, db, id)
+	}
 	return nil
+}
+
+// repair brings an item back in line with the CRM after the CRM refused a
+// change of it for good (invariant 6): the item takes the CRM's record, or
+// goes if the CRM has none (a refused create; the refusal stays listed in
+// the status). When the CRM cannot be read now, the next poll tries again.
+func (y *Syncer) repair(ctx context.Context, db *gorm.DB, itemID int64) {
+	var s struct {
+		CRMID, CRMKind, Owner string
+	}
+	err := db.Table("idmap").Select("idmap.crm_id, idmap.crm_kind, collections.owner").
+		Joins("JOIN items ON items.id = idmap.item_id").Joins("JOIN collections ON collections.id = items.collection_id").
+		Where("idmap.item_id = ?", itemID).Take(&s).Error
+	if err != nil {
+		return
+	}
+	u, err := y.st.user(db, s.Owner)
+	if err != nil {
+		return
+	}
+	rec, err := y.crm.Get(ctx, u.crmUser(), crmclient.Kind(s.CRMKind), s.CRMID)
+	switch {
+	case errors.Is(err, crmclient.ErrNotFound):
+		err = db.Transaction(func(tx *gorm.DB) error { return y.deleteItem(tx, itemID, "the CRM refused to create it") })
+	case err == nil:
+		err = db.Transaction(func(tx *gorm.DB) error {
+			st, err := y.loadItem(tx, itemID)
+			if err != nil {
+				return err
+			}
+			return y.settle(tx, st, rec, Diff(st.mirror, only(rec.Columns, st.codec.columns())))
+		})
+	}
+	if err != nil {
+		y.log.Warn("cannot bring an item back in line with the CRM; will try again", "crm_id", s.CRMID, "err", err)
+	}
 }
 
 func cursorName(k crmclient.Kind) string { return "delta:" + string(k) }
@@ -157,6 +210,13 @@ func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmcl
 		Where("items.collection_id = ? AND idmap.crm_kind = ? AND idmap.crm_id = ?", col.ID, col.Kind, rec.ID).
 		Take(&idm).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
+		// Not here: CRM-born, unless the client deleted it and the delete
+		// is on its way to the CRM.
+		var deleting int64
+		if err := tx.Model(&outboxRow{}).Where("collection_id = ? AND crm_id = ? AND op = ? AND state = ?", col.ID, rec.ID, opDelete, statePending).
+			Count(&deleting).Error; err != nil || deleting > 0 {
+			return err
+		}
 		return y.addItem(tx, cd, col, rec)
 	}
 	if err != nil {
@@ -165,7 +225,7 @@ func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmcl
 	if idm.CRMETag == rec.ETag {
 		return nil
 	}
-	_, err = y.merge(tx, idm.ItemID, rec)
+	_, _, err = y.merge(tx, idm.ItemID, rec)
 	return err
 }
 

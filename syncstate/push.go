@@ -47,15 +47,41 @@ func (y *Syncer) Push(ctx context.Context, force bool) (time.Time, error) {
 			}
 		}
 	}
-	var next struct{ At *string }
-	if err := db.Model(&outboxRow{}).Select("MIN(MAX(next_attempt, accepted_at)) AS at").Where("state = ?", statePending).Scan(&next).Error; err != nil {
+	next, err := y.nextDue(db)
+	if err != nil {
 		return time.Time{}, err
 	}
-	if next.At == nil {
-		return time.Time{}, firstErr
+	return next, firstErr
+}
+
+// nextDue is when the next pending item falls due: for each item, its
+// last change plus the push delay or its retry time, whichever is later.
+func (y *Syncer) nextDue(db *gorm.DB) (time.Time, error) {
+	var rows []struct {
+		ItemID   int64
+		Next     string
+		Accepted string
 	}
-	t, _ := parseSQLiteTime(*next.At)
-	return t.Add(y.opts.PushDelay), firstErr
+	if err := db.Model(&outboxRow{}).Select("item_id, MAX(next_attempt) AS next, MAX(accepted_at) AS accepted").
+		Where("state = ?", statePending).Group("item_id").Scan(&rows).Error; err != nil {
+		return time.Time{}, err
+	}
+	var due time.Time
+	for _, r := range rows {
+		next, err1 := parseSQLiteTime(r.Next)
+		accepted, err2 := parseSQLiteTime(r.Accepted)
+		if err1 != nil || err2 != nil {
+			return time.Time{}, errors.Join(err1, err2)
+		}
+		d := accepted.Add(y.opts.PushDelay)
+		if next.After(d) {
+			d = next
+		}
+		if due.IsZero() || d.Before(due) {
+			due = d
+		}
+	}
+	return due, nil
 }
 
 func parseSQLiteTime(s string) (time.Time, error) {
@@ -90,7 +116,11 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 		}
 		err := y.crm.Delete(ctx, as, kind, r.CRMID, "")
 		if err != nil && !errors.Is(err, crmclient.ErrNotFound) {
-			return y.failed(db, rows[:i+1], err)
+			ferr := y.failed(db, rows[:i+1], err)
+			if !crmclient.Retryable(err) {
+				y.undelete(ctx, db, r, as)
+			}
+			return ferr
 		}
 		y.log.Info("pushed delete", "user", u.Name, "kind", kind, "crm_id", r.CRMID)
 		return db.Where("id IN ?", ids(rows[:i+1])).Delete(&outboxRow{}).Error
@@ -105,6 +135,14 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 		var rec crmclient.Record
 		if create {
 			rec, err = y.crm.Create(ctx, as, crmclient.Record{Kind: kind, ID: rows[0].CRMID, Columns: cols})
+			if err == nil {
+				// A create that finds its record made by an earlier try
+				// (whose answer was lost) returns it as it was then: send
+				// what the client changed since.
+				if later := Diff(only(rec.Columns, colNames(cols)), cols); len(later) > 0 {
+					rec, err = y.crm.Update(ctx, as, kind, rec.ID, rec.ETag, later, nil)
+				}
+			}
 		} else {
 			var idm idmapRow
 			if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
@@ -118,50 +156,66 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 			return y.pushed(db, itemID, rows, rec)
 		case errors.Is(err, crmclient.ErrPrecondition) && attempt < 3:
 			// The CRM changed the record since our snapshot: merge, then
-			// send what the client still wins.
-			cols, err = y.mergeAfterConflict(ctx, db, itemID, as, kind)
+			// send what the client still wins. The rows the merge saw are
+			// the rows this push answers for; a PUT after it stays pending.
+			cols, rows, err = y.mergeAfterConflict(ctx, db, itemID, as, kind)
 			if err != nil {
 				return y.failed(db, rows, err)
 			}
-			rows, err = pendingRows(db, itemID)
-			if err != nil || len(rows) == 0 || len(cols) == 0 {
-				return err
+			if len(rows) == 0 {
+				return nil
 			}
+			if len(cols) == 0 {
+				// Nothing left that the CRM lacks.
+				return db.Where("id IN ?", ids(rows)).Delete(&outboxRow{}).Error
+			}
+			create = false
+		case errors.Is(err, crmclient.ErrPrecondition):
+			// The record keeps changing under us: try again later rather
+			// than give the client's change up.
+			return y.retryLater(db, rows, err)
 		case errors.Is(err, crmclient.ErrNotFound) && !create:
 			// Deleted in the CRM meanwhile: the deletion stands.
 			return db.Transaction(func(tx *gorm.DB) error { return y.deleteItem(tx, itemID, "deleted in the CRM") })
 		default:
 			ferr := y.failed(db, rows, err)
-			if !crmclient.Retryable(err) && !create {
-				y.restore(ctx, db, itemID, as, kind)
+			if !crmclient.Retryable(err) {
+				y.repair(ctx, db, itemID)
 			}
 			return ferr
 		}
 	}
 }
 
-// restore brings an item whose change the CRM rejected back in line with
-// the CRM's record.
-func (y *Syncer) restore(ctx context.Context, db *gorm.DB, itemID int64, as crmclient.User, kind crmclient.Kind) {
-	var idm idmapRow
-	if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
-		return
+func colNames(cols crmclient.Columns) []string {
+	out := make([]string, 0, len(cols))
+	for k := range cols {
+		out = append(out, k)
 	}
-	rec, err := y.crm.Get(ctx, as, kind, idm.CRMID)
+	return out
+}
+
+// undelete brings back an item whose client deletion the CRM refused for
+// good: the record lives on in the CRM, so the client gets it again.
+func (y *Syncer) undelete(ctx context.Context, db *gorm.DB, r outboxRow, as crmclient.User) {
+	rec, err := y.crm.Get(ctx, as, crmclient.Kind(r.CRMKind), r.CRMID)
 	if err != nil {
-		y.log.Warn("cannot restore a rejected item from the CRM", "crm_id", idm.CRMID, "err", err)
+		y.log.Warn("cannot restore an item whose deletion the CRM refused", "crm_id", r.CRMID, "err", err)
 		return
 	}
 	err = db.Transaction(func(tx *gorm.DB) error {
-		s, err := y.loadItem(tx, itemID)
+		var col collectionRow
+		if err := tx.Where("id = ?", r.CollectionID).Take(&col).Error; err != nil {
+			return err
+		}
+		cd, err := codecFor(crmclient.Kind(col.Kind))
 		if err != nil {
 			return err
 		}
-		toClient := Diff(s.mirror, only(rec.Columns, s.codec.columns()))
-		return y.settle(tx, s, rec, toClient)
+		return y.applyRecord(tx, cd, col, rec)
 	})
 	if err != nil {
-		y.log.Warn("cannot restore a rejected item from the CRM", "crm_id", idm.CRMID, "err", err)
+		y.log.Warn("cannot restore an item whose deletion the CRM refused", "crm_id", r.CRMID, "err", err)
 	}
 }
 
@@ -209,50 +263,83 @@ func (y *Syncer) pushed(db *gorm.DB, itemID int64, sent []outboxRow, rec crmclie
 
 // mergeAfterConflict reads the CRM's record, merges it with the item (the
 // CRM's side goes to the mirror, the client's stays pending) and returns the
-// columns still to be sent.
-func (y *Syncer) mergeAfterConflict(ctx context.Context, db *gorm.DB, itemID int64, as crmclient.User, kind crmclient.Kind) (crmclient.Columns, error) {
+// columns still to be sent and the pending rows they come from, read in the
+// merge's transaction.
+func (y *Syncer) mergeAfterConflict(ctx context.Context, db *gorm.DB, itemID int64, as crmclient.User, kind crmclient.Kind) (crmclient.Columns, []outboxRow, error) {
 	var idm idmapRow
 	if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec, err := y.crm.Get(ctx, as, kind, idm.CRMID)
 	if err != nil {
-		return nil, err
+		rows, _ := pendingRows(db, itemID)
+		return nil, rows, err
 	}
 	var toCRM crmclient.Columns
+	var rows []outboxRow
 	err = db.Transaction(func(tx *gorm.DB) error {
-		toCRM, err = y.merge(tx, itemID, rec)
+		toCRM, rows, err = y.merge(tx, itemID, rec)
 		return err
 	})
-	return toCRM, err
+	return toCRM, rows, err
 }
 
 // merge is the three-way merge of an item with the CRM's record rec (see
-// Merge): the mirror takes the CRM's winning columns, the outbox keeps only
-// the client's winning ones, and snapshot and ID map move to rec. It
-// returns the columns still to be sent to the CRM.
-func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclient.Columns, error) {
+// Merge). base is the snapshot; ours is the snapshot with the pending client
+// changes on top (DESIGN.md, Poll), so that a value the client's format
+// cannot carry exactly never counts as a client change. The outbox keeps
+// only the client's winning columns; the mirror shows the merged record
+// except where the client's change is still to be sent; snapshot and ID map
+// move to rec. It returns the columns still to be sent to the CRM and the
+// pending rows that carry them.
+func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclient.Columns, []outboxRow, error) {
 	s, err := y.loadItem(tx, itemID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows, err := pendingRows(tx, itemID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_, oursAt, err := pendingColumns(rows)
+	if len(rows) > 0 && rows[0].Op == opCreate {
+		// The CRM has the record, so the create went through (its answer
+		// was lost): what it sent is the common base, and it is done.
+		_, _, sent, err := DecodeSnapshot(rows[0].Columns)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, v := range sent {
+			s.snapshot[k] = v
+		}
+		if err := tx.Delete(&outboxRow{}, rows[0].ID).Error; err != nil {
+			return nil, nil, err
+		}
+		rows = rows[1:]
+	}
+	pending, oursAt, err := pendingColumns(rows)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	ours := s.snapshot.Clone()
+	for k, v := range pending {
+		ours[k] = v
 	}
 	theirs := only(rec.Columns, s.codec.columns())
-	m := Merge(s.snapshot, s.mirror, oursAt, theirs, rec.ModifiedOn)
+	m := Merge(s.snapshot, ours, oursAt, theirs, rec.ModifiedOn)
 	if err := dropColumns(tx, itemID, m.ToClient); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := y.settle(tx, s, rec, m.ToClient); err != nil {
-		return nil, err
+	toClient := crmclient.Columns{}
+	for _, c := range s.codec.columns() {
+		if _, clientWins := m.ToCRM[c]; !clientWins && s.mirror[c] != m.Columns[c] {
+			toClient[c] = m.Columns[c]
+		}
 	}
-	return m.ToCRM, nil
+	if err := y.settle(tx, s, rec, toClient); err != nil {
+		return nil, nil, err
+	}
+	rows, err = pendingRows(tx, itemID)
+	return m.ToCRM, rows, err
 }
 
 // failed records a failed push: retried later when the failure is
@@ -260,6 +347,13 @@ func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclie
 func (y *Syncer) failed(db *gorm.DB, rows []outboxRow, err error) error {
 	if !crmclient.Retryable(err) {
 		return y.reject(db, rows, err)
+	}
+	return y.retryLater(db, rows, err)
+}
+
+func (y *Syncer) retryLater(db *gorm.DB, rows []outboxRow, err error) error {
+	if len(rows) == 0 {
+		return err
 	}
 	attempts := rows[len(rows)-1].Attempts + 1
 	next := y.st.now().UTC().Add(y.backoff(attempts))
@@ -273,7 +367,7 @@ func (y *Syncer) failed(db *gorm.DB, rows []outboxRow, err error) error {
 
 // reject marks rows as refused by the CRM for good. They stay in the outbox
 // for the status command; the item is brought back in line with the CRM by
-// the next poll or reconcile.
+// repair.
 func (y *Syncer) reject(db *gorm.DB, rows []outboxRow, err error) error {
 	y.log.Error("CRM rejected a change", "item", rows[0].ItemID, "crm_id", rows[0].CRMID, "kind", rows[0].CRMKind, "err", err)
 	if uerr := db.Model(&outboxRow{}).Where("id IN ?", ids(rows)).Updates(map[string]any{
@@ -281,8 +375,8 @@ func (y *Syncer) reject(db *gorm.DB, rows []outboxRow, err error) error {
 	}).Error; uerr != nil {
 		return uerr
 	}
-	// Forget the CRM version: the next change of this record in the feed
-	// is merged as a CRM change, which restores the CRM's values.
+	// Forget the CRM version: the item is repaired from the CRM (now, or
+	// by the next poll if the CRM cannot be read now).
 	if uerr := db.Model(&idmapRow{}).Where("item_id = ?", rows[0].ItemID).Update("crm_etag", "").Error; uerr != nil {
 		return uerr
 	}

@@ -1,6 +1,7 @@
 package syncstate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,11 @@ type SyncOptions struct {
 	// RetryMin and RetryMax bound the wait before a failed push is tried
 	// again (1s, 5m); jitter is added.
 	RetryMin, RetryMax time.Duration
-	Logger             *slog.Logger
+	// ChangeRetention is how long deletions stay in the change log for
+	// sync-collection clients (30 days); older sync tokens are refused
+	// and their clients resync.
+	ChangeRetention time.Duration
+	Logger          *slog.Logger
 }
 
 // Syncer moves changes between the store and the CRM: the pusher sends the
@@ -62,6 +67,9 @@ func NewSyncer(st *Store, crm CRM, o SyncOptions) *Syncer {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = max(5*time.Minute, o.RetryMin)
 	}
+	if o.ChangeRetention <= 0 {
+		o.ChangeRetention = 30 * 24 * time.Hour
+	}
 	if o.Logger == nil {
 		o.Logger = st.log
 	}
@@ -82,8 +90,20 @@ func (y *Syncer) Kick() {
 func (y *Syncer) Run(ctx context.Context) error {
 	poll := time.NewTicker(y.opts.PollInterval)
 	defer poll.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	// The push timer is set for the earliest moment something falls due; a
+	// kick never postpones it, so steady traffic cannot starve pushes.
 	push := time.NewTimer(0)
 	defer push.Stop()
+	pushAt := time.Now()
+	schedule := func(at time.Time) {
+		if !pushAt.IsZero() && !at.Before(pushAt) {
+			return
+		}
+		pushAt = at
+		push.Reset(max(time.Until(at), 10*time.Millisecond))
+	}
 	pollNow := make(chan struct{}, 1)
 	pollNow <- struct{}{} // a first poll at start
 	for {
@@ -93,22 +113,28 @@ func (y *Syncer) Run(ctx context.Context) error {
 		case <-pollNow:
 		case <-poll.C:
 		case <-y.kick:
-			push.Reset(y.opts.PushDelay)
+			schedule(time.Now().Add(y.opts.PushDelay))
+			continue
+		case <-prune.C:
+			if err := y.st.PruneChanges(ctx, y.st.now().Add(-y.opts.ChangeRetention)); err != nil && ctx.Err() == nil {
+				y.log.Warn("pruning the change log failed", "err", err)
+			}
 			continue
 		case <-push.C:
+			pushAt = time.Time{}
 			next, err := y.Push(ctx, false)
 			if err != nil && ctx.Err() == nil {
 				y.log.Warn("push failed", "err", err)
 			}
 			if !next.IsZero() {
-				push.Reset(max(time.Until(next), 10*time.Millisecond))
+				schedule(next)
 			}
 			continue
 		}
 		if err := y.Poll(ctx); err != nil && ctx.Err() == nil {
 			y.log.Warn("poll failed", "err", err)
 		}
-		push.Reset(0)
+		schedule(time.Now())
 	}
 }
 
@@ -222,6 +248,9 @@ func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClien
 	body, err := s.codec.render(cols, s.item.Body, s.item.UID)
 	if err != nil {
 		return err
+	}
+	if bytes.Equal(body, s.item.Body) {
+		return nil // a value the client's format cannot carry exactly; nothing changes
 	}
 	rev, err := bump(tx, s.col.ID, s.item.Href, false)
 	if err != nil {
