@@ -126,3 +126,99 @@ func unfold(body []byte) func(func(string) bool) {
 		}
 	}
 }
+
+// addressDataReq is a C:address-data element of a REPORT's DAV:prop (RFC
+// 6352 §10.4).
+type addressDataReq struct {
+	// names are the vCard properties asked for (C:prop), upper case; nil
+	// for the whole card (no C:prop, or C:allprop).
+	names map[string]bool
+	// whole is set when the request asks for more than we filter (a C:prop
+	// with novalue="yes"): the whole card is sent.
+	whole bool
+}
+
+// parseAddressDataReq reads a C:address-data request. content-type and
+// version are not acted on: the stored bytes are served as stored, and we
+// accept only text/vcard 3.0 and 4.0 (supported-address-data), so a
+// client asking for the other version gets the card as stored.
+func parseAddressDataReq(n *node) (addressDataReq, error) {
+	var d addressDataReq
+	for _, c := range n.children {
+		switch c.name {
+		case cn("allprop"):
+			d.whole = true
+		case cn("prop"):
+			name, ok := c.attr("name")
+			if !ok || !isName(name) {
+				return d, fmt.Errorf("%w: C:prop without a vCard property name", errBadXML)
+			}
+			if v, _ := c.attr("novalue"); v == "yes" {
+				d.whole = true
+			}
+			if d.names == nil {
+				d.names = map[string]bool{}
+			}
+			d.names[strings.ToUpper(name)] = true
+		}
+	}
+	if d.whole {
+		d.names = nil
+	}
+	return d, nil
+}
+
+// addressData returns the address-data of a stored vCard for a request:
+// the stored bytes, or, when properties were named, the stored content
+// lines of those properties (RFC 6352 §10.4.2) and of BEGIN, END,
+// VERSION and UID, each line byte for byte as stored. Filtering is done
+// only on simple cards: a card with a nested BEGIN (a vCard 3.0 AGENT) is
+// sent whole, as is any request we do not filter (see addressDataReq).
+func addressData(body []byte, d *addressDataReq) []byte {
+	if d == nil || d.names == nil {
+		return body
+	}
+	whole := body
+	var out bytes.Buffer
+	keep, begins := false, 0
+	for len(body) > 0 {
+		i := bytes.IndexByte(body, '\n')
+		var line []byte
+		if i < 0 {
+			line, body = body, nil
+		} else {
+			line, body = body[:i+1], body[i+1:]
+		}
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			// RFC 6350 §3.2: a folded continuation goes with its line.
+			if keep {
+				out.Write(line)
+			}
+			continue
+		}
+		name := string(line)
+		if j := strings.IndexAny(name, ";:"); j >= 0 {
+			name = name[:j]
+		}
+		if _, after, ok := strings.Cut(name, "."); ok {
+			name = after
+		}
+		name = strings.ToUpper(strings.TrimSpace(name))
+		switch name {
+		case "BEGIN":
+			begins++
+			if begins > 1 {
+				return whole
+			}
+			keep = true
+		case "END", "VERSION", "UID":
+			keep = true
+		default:
+			keep = d.names[name]
+		}
+		if keep {
+			out.Write(line)
+		}
+	}
+	return out.Bytes()
+}

@@ -39,6 +39,14 @@ var (
 	condNoUIDConflict        = xml.Name{Space: nsCard, Local: "no-uid-conflict"}
 	condPropfindFiniteDepth  = xml.Name{Space: nsDAV, Local: "propfind-finite-depth"}
 	condSupportedReport      = xml.Name{Space: nsDAV, Local: "supported-report"}
+	condValidSyncToken       = xml.Name{Space: nsDAV, Local: "valid-sync-token"}                 // RFC 6578 §3.2
+	condSyncTraversal        = xml.Name{Space: nsDAV, Local: "sync-traversal-supported"}         // RFC 6578 §3.3
+	condWithinLimits         = xml.Name{Space: nsDAV, Local: "number-of-matches-within-limits"}  // RFC 5323 §3.3
+	condProtectedProperty    = xml.Name{Space: nsDAV, Local: "cannot-modify-protected-property"} // RFC 4918 §16
+	// condByCRM is our own precondition for MKCOL, extended MKCOL and
+	// MKCALENDAR: collections are defined by the CRM. Its content is a
+	// human-readable reason (DAV:error may hold any element, RFC 4918 §16).
+	condByCRM = xml.Name{Space: nsCrmdav, Local: "collections-defined-by-crm"}
 )
 
 // httpError is an answer other than success: a status, optionally a
@@ -48,6 +56,7 @@ type httpError struct {
 	Status int
 	Cond   xml.Name // zero: no DAV:error body
 	Href   string   // escaped; inside Cond (no-uid-conflict)
+	Text   string   // human-readable text inside Cond (our own elements)
 	Err    error
 }
 
@@ -95,7 +104,7 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Cond.Local != "" {
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 		w.WriteHeader(e.Status)
-		writeErrorBody(w, e.Cond, e.Href)
+		writeErrorBody(w, e.Cond, e.Href, e.Text)
 		return
 	}
 	msg := http.StatusText(e.Status)
@@ -120,22 +129,19 @@ func (h *handler) logRefused(r *http.Request, status int, reason string) {
 }
 
 // writeErrorBody writes a DAV:error body (RFC 4918 §16) holding one
-// precondition element, with an href inside when given.
-func writeErrorBody(w io.Writer, cond xml.Name, href string) {
+// precondition element, with an href or a text inside when given.
+func writeErrorBody(w io.Writer, cond xml.Name, href, text string) {
 	var b strings.Builder
 	b.WriteString(xml.Header)
-	b.WriteString(`<D:error xmlns:D="DAV:" xmlns:C="` + nsCard + `">`)
-	p := "D:"
-	if cond.Space == nsCard {
-		p = "C:"
+	b.WriteString(`<D:error` + xmlnsDecl + `>`)
+	inner := esc(text)
+	if href != "" {
+		inner = hrefXML0(href)
 	}
-	if href == "" {
-		b.WriteString("<" + p + cond.Local + "/>")
-	} else {
-		b.WriteString("<" + p + cond.Local + "><D:href>")
-		xml.EscapeText(&b, []byte(href))
-		b.WriteString("</D:href></" + p + cond.Local + ">")
-	}
+	b.WriteString(element(cond, inner))
 	b.WriteString("</D:error>\n")
 	io.WriteString(w, b.String())
 }
+
+// hrefXML0 is a DAV:href of an already escaped path.
+func hrefXML0(escaped string) string { return "<D:href>" + esc(escaped) + "</D:href>" }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +22,14 @@ var fuzzSeeds = []string{
 	`<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:allprop/><D:href>/dav/alice/contacts/a.vcf</D:href></C:addressbook-multiget>`,
 	`<!DOCTYPE x [<!ENTITY a "aaaa">]><propfind xmlns="DAV:">&a;</propfind>`,
 	card("a", "Ann"),
+	syncBody("", 2, "<D:getetag/><C:address-data><C:prop name=\"FN\"/></C:address-data>"),
+	syncBody("http://crmdav.invalid/sync/0123456789abcdef/1?after=a.vcf", 0, ""),
+	strings.Replace(syncBody("", -1, ""), ">1<", ">infinite<", 1),
+	proppatch(`<D:displayname>Mine</D:displayname><A:calendar-color>#FF0000</A:calendar-color>`, `<A:calendar-order/>`),
+	proppatch(`<D:displayname><b>x</b></D:displayname><CS:getctag>1</CS:getctag>`, ""),
+	`<D:mkcol xmlns:D="DAV:"><D:set><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop></D:set></D:mkcol>`,
+	query(`<C:filter><C:prop-filter name="FN"><C:text-match collation="i;octet" match-type="equals">Ann</C:text-match></C:prop-filter><C:prop-filter name="ORG"><C:is-not-defined/></C:prop-filter></C:filter>`),
+	multiget(`<D:getetag/><C:address-data><C:prop name="FN" novalue="yes"/></C:address-data>`, "/dav/alice/contacts/a.vcf", "/dav/alice/calendar/x", ":bad"),
 }
 
 // FuzzPropfindBody: the PROPFIND parser never panics and accepts only
@@ -62,14 +71,14 @@ func FuzzRequests(f *testing.F) {
 	for i, s := range fuzzSeeds {
 		f.Add(uint8(i), uint8(i/3), []byte(s))
 	}
-	methods := []string{"PROPFIND", "REPORT", "PUT"}
+	methods := []string{"PROPFIND", "REPORT", "PUT", "PROPPATCH", "MKCOL"}
 	paths := []string{"/", "/dav/", "/dav/principals/alice/", "/dav/alice/", "/dav/alice/contacts/", "/dav/alice/contacts/a.vcf", "/dav/bob/contacts/"}
 	f.Fuzz(func(t *testing.T, m, p uint8, body []byte) {
 		st := newMemStore()
 		st.Put(context.Background(), "alice", "contacts", "a.vcf", []byte(card("a", "Ann", "EMAIL;TYPE=work:a@example.org")), Conditions{})
 		h := NewHandler(st, slog.New(slog.DiscardHandler), Options{MaxBodySize: 1 << 16})
 		req := httptest.NewRequest(methods[int(m)%len(methods)], paths[int(p)%len(paths)], bytes.NewReader(body))
-		req.Header.Set("Depth", []string{"0", "1"}[int(m/3)%2])
+		req.Header.Set("Depth", []string{"0", "1"}[int(m/8)%2])
 		req.Header.Set("Content-Type", "text/xml")
 		if req.Method == http.MethodPut {
 			req.Header.Del("Content-Type")
@@ -80,5 +89,62 @@ func FuzzRequests(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", req.Method, req.URL.Path, body, rec.Code, rec.Body)
 		}
+	})
+}
+
+// FuzzReportBody: the REPORT and PROPPATCH parsers never panic, and what
+// they accept is within the XML bounds.
+func FuzzReportBody(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		root, err := parseTree(body)
+		if err != nil {
+			return
+		}
+		parsePropReq(root)
+		parseSyncReq(root)
+		parseFilter(root.child(cn("filter")))
+		parseLimit(root.child(cn("limit")), cn("nresults"))
+		var p Props
+		for _, op := range root.children {
+			for _, pe := range op.children {
+				for _, n := range pe.children {
+					setProp(&p, n, op.name.Local == "remove")
+				}
+			}
+		}
+		if ad := root.child(cn("address-data")); ad != nil {
+			if d, err := parseAddressDataReq(ad); err == nil {
+				addressData(body, &d)
+			}
+		}
+	})
+}
+
+// FuzzSyncToken: a token parses only as what was issued for the
+// collection, and every issued token parses back.
+func FuzzSyncToken(f *testing.F) {
+	f.Add("alice", "contacts", int64(3), "", int64(5))
+	f.Add("alice", "contacts", int64(0), "a b&c=d.vcf", int64(0))
+	f.Add("bob", "x/y", int64(-1), "?", int64(1))
+	f.Fuzz(func(t *testing.T, user, slug string, rev int64, after string, cur int64) {
+		tok := syncToken(user, slug, rev, after)
+		r, a, initial, err := parseSyncToken(tok, user, slug, cur)
+		switch {
+		case rev < 0 || rev > cur:
+			if err == nil {
+				t.Fatalf("%q accepted at revision %d", tok, cur)
+			}
+		case err != nil:
+			t.Fatalf("%q refused: %v", tok, err)
+		case r != rev || a != after || initial != (after != ""):
+			t.Fatalf("%q parsed to %d %q %v", tok, r, a, initial)
+		}
+		if _, _, _, err := parseSyncToken(tok, user+"x", slug, cur); err == nil && tok != "" {
+			t.Fatalf("%q accepted for another user", tok)
+		}
+		parseSyncToken(after, user, slug, cur)
 	})
 }

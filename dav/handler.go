@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/emersion/go-webdav/carddav"
 )
 
 // Options tune a Handler. The zero value is usable.
@@ -36,14 +34,14 @@ const (
 	wellKnownCard = "/.well-known/carddav"
 )
 
-// handler is the CardDAV entry point. It serves discovery, PROPFIND and
-// object requests itself and hands REPORT to go-webdav's carddav.Handler
-// over reportBackend (see report.go for why).
+// handler is the CardDAV entry point. It serves every method itself:
+// go-webdav v0.6.0 builds multistatus answers in memory, re-encodes
+// stored vCards and lacks sync-collection, PROPPATCH and the limits
+// (DESIGN "dav").
 type handler struct {
-	st     Store
-	log    *slog.Logger
-	max    int64
-	report http.Handler
+	st  Store
+	log *slog.Logger
+	max int64
 }
 
 // NewHandler returns the CardDAV handler for the paths /.well-known/carddav,
@@ -61,9 +59,7 @@ func NewHandler(st Store, log *slog.Logger, opts Options) http.Handler {
 	if opts.MaxBodySize <= 0 {
 		opts.MaxBodySize = DefaultMaxBodySize
 	}
-	h := &handler{st: st, log: log, max: opts.MaxBodySize}
-	h.report = &carddav.Handler{Backend: &reportBackend{st: st}}
-	return h
+	return &handler{st: st, log: log, max: opts.MaxBodySize}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +104,11 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.servePropfind(w, r, t)
 	case "REPORT":
 		return h.serveReport(w, r, t)
-	case "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", http.MethodPost:
+	case "PROPPATCH":
+		return h.serveProppatch(w, r, t)
+	case "MKCOL", "MKCALENDAR":
+		return h.serveMkcol(r)
+	case "COPY", "MOVE", "LOCK", "UNLOCK", http.MethodPost:
 		w.Header().Set("Allow", allowed(t))
 		return failf(http.StatusMethodNotAllowed, "%s not supported", r.Method)
 	}
@@ -191,27 +191,32 @@ func allowed(t target) string {
 		return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND"
 	}
 	if t.kind == kindCollection {
-		return "OPTIONS, PROPFIND, REPORT"
+		return "OPTIONS, PROPFIND, PROPPATCH, REPORT"
 	}
 	return "OPTIONS, PROPFIND"
 }
 
-// collection returns the address book a target names, or 404 for a
-// collection that does not exist or is not an address book.
+// collection returns the collection a target names, or 404 for a
+// collection that does not exist or is of a kind dav does not serve.
 func (h *handler) collection(r *http.Request, t target) (Collection, error) {
 	c, err := h.st.Collection(r.Context(), t.user, t.slug)
 	if err != nil {
 		return Collection{}, err
 	}
-	if c.Kind != AddressBook {
-		return Collection{}, failf(http.StatusNotFound, "collection %q is not an address book", t.slug)
+	if !served(c.Kind) {
+		return Collection{}, failf(http.StatusNotFound, "collection %q is of a kind not served (%s)", t.slug, c.Kind)
 	}
 	return c, nil
 }
 
-// serveOptions answers OPTIONS (RFC 4918 §10.1, RFC 6352 §6.1).
+// davClasses is the DAV header of OPTIONS (RFC 4918 §10.1, RFC 6352 §6.1).
+// extended-mkcol (RFC 5689 §3) is not offered, as collections come from
+// the CRM; calendar-access (RFC 4791 §5.1) joins when calendars are served.
+const davClasses = "1, 3, addressbook"
+
+// serveOptions answers OPTIONS.
 func (h *handler) serveOptions(w http.ResponseWriter, t target) error {
-	w.Header().Set("DAV", "1, 3, addressbook")
+	w.Header().Set("DAV", davClasses)
 	w.Header().Set("Allow", allowed(t))
 	w.WriteHeader(http.StatusOK)
 	return nil

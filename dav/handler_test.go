@@ -112,14 +112,19 @@ func card(uid, fn string, extra ...string) string {
 // Multistatus as a client parses it (RFC 4918 §14.16).
 type multistatus struct {
 	Responses []msResponse `xml:"DAV: response"`
+	SyncToken string       `xml:"DAV: sync-token"`
 }
 
 type msResponse struct {
-	Href      string `xml:"DAV: href"`
-	Status    string `xml:"DAV: status"`
+	Href   string `xml:"DAV: href"`
+	Status string `xml:"DAV: status"`
+	Error  struct {
+		Inner string `xml:",innerxml"`
+	} `xml:"DAV: error"`
 	PropStats []struct {
-		Status string `xml:"DAV: status"`
-		Prop   struct {
+		Status      string `xml:"DAV: status"`
+		Description string `xml:"DAV: responsedescription"`
+		Prop        struct {
 			Props []struct {
 				XMLName xml.Name
 				Inner   string `xml:",innerxml"`
@@ -515,6 +520,13 @@ func TestQuery(t *testing.T) {
 			ms := parseMS(t, f.do("alice", "REPORT", "/dav/alice/contacts/", query(c.filter), "Depth", "1", "Content-Type", "text/xml"))
 			var got []string
 			for _, r := range ms.Responses {
+				if r.Href == "/dav/alice/contacts/" {
+					// C:limit: the collection's 507 (RFC 6352 §8.6.1).
+					if !strings.Contains(r.Status, " 507 ") || !strings.Contains(r.Error.Inner, "number-of-matches-within-limits") {
+						t.Fatalf("truncation response %+v", r)
+					}
+					continue
+				}
 				got = append(got, strings.TrimSuffix(strings.TrimPrefix(r.Href, "/dav/alice/contacts/"), ".vcf"))
 				okProp(t, r, "getetag")
 			}
@@ -561,11 +573,23 @@ func TestBadInput(t *testing.T) {
 		{"PROPFIND wrong root", "PROPFIND", "/dav/alice/contacts/", "<foo xmlns='DAV:'/>", []string{"Depth", "0"}, 400, ""},
 		{"PROPFIND too large", "PROPFIND", "/dav/alice/contacts/", "<propfind xmlns='DAV:'><prop>" + strings.Repeat("<getetag/>", 1000) + "</prop></propfind>", []string{"Depth", "0"}, 413, ""},
 		{"REPORT malformed", "REPORT", "/dav/alice/contacts/", "<C:addressbook-query", nil, 400, ""},
-		{"REPORT unsupported", "REPORT", "/dav/alice/contacts/", `<D:sync-collection xmlns:D="DAV:"><D:sync-token/></D:sync-collection>`, nil, 403, "supported-report"},
+		{"REPORT unsupported", "REPORT", "/dav/alice/contacts/", `<D:expand-property xmlns:D="DAV:"/>`, nil, 403, "supported-report"},
+		{"REPORT calendar-query on an address book", "REPORT", "/dav/alice/contacts/", `<L:calendar-query xmlns:L="urn:ietf:params:xml:ns:caldav"/>`, nil, 403, "supported-report"},
+		{"REPORT collation", "REPORT", "/dav/alice/contacts/", query(`<C:filter><C:prop-filter name="FN"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:filter>`), nil, 403, "supported-collation"},
+		{"REPORT nresults 0", "REPORT", "/dav/alice/contacts/", query(`<C:filter/><C:limit><C:nresults>0</C:nresults></C:limit>`), nil, 400, ""},
+		{"sync garbage token", "REPORT", "/dav/alice/contacts/", syncBody("garbage", 0, ""), nil, 403, "valid-sync-token"},
+		{"sync infinite", "REPORT", "/dav/alice/contacts/", strings.Replace(syncBody("", 0, ""), ">1<", ">infinite<", 1), nil, 403, "sync-traversal-supported"},
+		{"sync Depth 1", "REPORT", "/dav/alice/contacts/", syncBody("", 0, ""), []string{"Depth", "1"}, 400, ""},
+		{"sync nresults", "REPORT", "/dav/alice/contacts/", syncBody("", -1, ""), nil, 400, ""},
 		{"REPORT bad match-type", "REPORT", "/dav/alice/contacts/", query(`<C:filter><C:prop-filter name="FN"><C:text-match match-type="regex">x</C:text-match></C:prop-filter></C:filter>`), nil, 400, ""},
 		{"REPORT on home", "REPORT", "/dav/alice/", query(`<C:filter/>`), nil, 403, "supported-report"},
-		{"MKCOL", "MKCOL", "/dav/alice/new/", "", nil, 405, ""},
-		{"PROPPATCH", "PROPPATCH", "/dav/alice/contacts/", "<propertyupdate xmlns='DAV:'/>", nil, 405, ""},
+		{"MKCOL", "MKCOL", "/dav/alice/new/", "", nil, 403, "collections-defined-by-crm"},
+		{"extended MKCOL", "MKCOL", "/dav/alice/new/", `<D:mkcol xmlns:D="DAV:"><D:set><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop></D:set></D:mkcol>`, nil, 403, "collections-defined-by-crm"},
+		{"MKCALENDAR", "MKCALENDAR", "/dav/alice/work/", "", nil, 403, "collections-defined-by-crm"},
+		{"PROPPATCH home", "PROPPATCH", "/dav/alice/", "<propertyupdate xmlns='DAV:'/>", nil, 403, "cannot-modify-protected-property"},
+		{"PROPPATCH object", "PROPPATCH", "/dav/alice/contacts/taken.vcf", "<propertyupdate xmlns='DAV:'/>", nil, 403, "cannot-modify-protected-property"},
+		{"PROPPATCH malformed", "PROPPATCH", "/dav/alice/contacts/", "<propertyupdate xmlns='DAV:'>", nil, 400, ""},
+		{"PROPPATCH wrong root", "PROPPATCH", "/dav/alice/contacts/", "<propfind xmlns='DAV:'/>", nil, 400, ""},
 		{"unknown method", "BREW", "/dav/alice/contacts/", "", nil, 405, ""},
 	}
 	for _, c := range cases {
@@ -591,7 +615,7 @@ func TestBadInput(t *testing.T) {
 					t.Fatalf("no-uid-conflict href %q", e.Inner[0].Href)
 				}
 			}
-			if f.st.puts != puts || f.st.count("bob", "contacts") != 0 || f.st.count("alice", "contacts") != 1 {
+			if f.st.puts != puts || f.st.setProps != 0 || f.st.count("bob", "contacts") != 0 || f.st.count("alice", "contacts") != 1 {
 				t.Fatalf("something was stored")
 			}
 			logged := strings.TrimPrefix(f.log.String(), before)

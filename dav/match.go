@@ -1,113 +1,276 @@
 package dav
 
 import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/emersion/go-vcard"
-	"github.com/emersion/go-webdav/carddav"
 )
 
-// matchQuery reports whether card matches an addressbook-query filter
-// (RFC 6352 §10.5). An empty filter matches every card. Text is compared
-// with the default collation i;unicode-casemap (RFC 6352 §8.3), here as
-// Unicode lower-casing; go-webdav drops the collation attribute, so
-// i;octet is compared the same way.
-func matchQuery(q *carddav.AddressBookQuery, card vcard.Card) bool {
-	if q == nil || len(q.PropFilters) == 0 {
+// An addressbook-query filter (RFC 6352 §10.5), parsed by parseFilter and
+// matched by our own code: go-webdav v0.6.0 matches nothing for an empty
+// filter, drops the collation and compares case-sensitively.
+type queryFilter struct {
+	allof bool // test="allof"; anyof is the default (§10.5)
+	props []propFilter
+}
+
+type propFilter struct {
+	name       string // vCard property name, upper case
+	allof      bool
+	notDefined bool
+	texts      []textMatch
+	params     []paramFilter
+}
+
+type paramFilter struct {
+	name       string
+	notDefined bool
+	text       *textMatch
+}
+
+type textMatch struct {
+	text      string // folded by the collation
+	fold      func(string) string
+	matchType string
+	negate    bool
+}
+
+var condSupportedCollation = xml.Name{Space: nsCard, Local: "supported-collation"}
+
+// Collations (RFC 4790) a text-match may name (RFC 6352 §8.3: the default
+// is i;unicode-casemap).
+var collations = map[string]func(string) string{
+	"i;unicode-casemap": unicodeCasemap,
+	"i;ascii-casemap":   asciiCasemap,
+	"i;octet":           func(s string) string { return s },
+}
+
+// unicodeCasemap is RFC 5051's i;unicode-casemap as far as the standard
+// library reaches: every character is mapped to its titlecase (the simple
+// mapping, as RFC 5051 §2 says). The NFKD normalization step is left out
+// (it needs golang.org/x/text): a precomposed and a decomposed accent
+// compare unequal.
+func unicodeCasemap(s string) string { return strings.Map(unicode.ToTitle, s) }
+
+func asciiCasemap(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
+}
+
+func badFilter(format string, args ...any) error {
+	return failf(http.StatusBadRequest, "filter: "+format, args...)
+}
+
+func parseTest(n *node) (allof bool, err error) {
+	switch v, _ := n.attr("test"); v {
+	case "", "anyof":
+		return false, nil
+	case "allof":
+		return true, nil
+	default:
+		return false, badFilter("test=%q", v)
+	}
+}
+
+// parseFilter reads a C:filter element; nil is the empty filter.
+func parseFilter(n *node) (queryFilter, error) {
+	var q queryFilter
+	if n == nil {
+		return q, nil
+	}
+	var err error
+	if q.allof, err = parseTest(n); err != nil {
+		return q, err
+	}
+	for _, c := range n.children {
+		if c.name != cn("prop-filter") {
+			continue
+		}
+		pf := propFilter{}
+		name, _ := c.attr("name")
+		if !isName(name) {
+			return q, badFilter("prop-filter name %q", name)
+		}
+		pf.name = strings.ToUpper(name)
+		if pf.allof, err = parseTest(c); err != nil {
+			return q, err
+		}
+		for _, cc := range c.children {
+			switch cc.name {
+			case cn("is-not-defined"):
+				pf.notDefined = true
+			case cn("text-match"):
+				tm, err := parseTextMatch(cc)
+				if err != nil {
+					return q, err
+				}
+				pf.texts = append(pf.texts, tm)
+			case cn("param-filter"):
+				p := paramFilter{}
+				p.name, _ = cc.attr("name")
+				if !isName(p.name) {
+					return q, badFilter("param-filter name %q", p.name)
+				}
+				if cc.child(cn("is-not-defined")) != nil {
+					p.notDefined = true
+				} else if t := cc.child(cn("text-match")); t != nil {
+					tm, err := parseTextMatch(t)
+					if err != nil {
+						return q, err
+					}
+					p.text = &tm
+				}
+				pf.params = append(pf.params, p)
+			}
+		}
+		q.props = append(q.props, pf)
+	}
+	return q, nil
+}
+
+// parseTextMatch reads a C:text-match (RFC 6352 §10.5.4). An unknown
+// collation is 403 supported-collation (§8.6); an unknown match-type 400.
+func parseTextMatch(n *node) (textMatch, error) {
+	tm := textMatch{matchType: "contains"}
+	coll, ok := n.attr("collation")
+	if !ok {
+		coll = "i;unicode-casemap"
+	}
+	if tm.fold = collations[coll]; tm.fold == nil {
+		return tm, &httpError{Status: http.StatusForbidden, Cond: condSupportedCollation,
+			Err: fmt.Errorf("collation %q not supported", coll)}
+	}
+	if v, ok := n.attr("match-type"); ok {
+		switch v {
+		case "equals", "contains", "starts-with", "ends-with":
+			tm.matchType = v
+		default:
+			return tm, badFilter("match-type %q", v)
+		}
+	}
+	switch v, _ := n.attr("negate-condition"); v {
+	case "", "no":
+	case "yes":
+		tm.negate = true
+	default:
+		return tm, badFilter("negate-condition %q", v)
+	}
+	tm.text = tm.fold(n.text.String())
+	return tm, nil
+}
+
+// match reports whether a card matches the filter. The empty filter
+// matches every card (RFC 6352 §10.5: a filter with no prop-filter).
+func (q *queryFilter) match(card vcard.Card) bool {
+	if len(q.props) == 0 {
 		return true
 	}
-	all := q.FilterTest == carddav.FilterAllOf
-	for _, pf := range q.PropFilters {
-		ok := matchPropFilter(pf, card)
-		if ok && !all {
+	for _, pf := range q.props {
+		ok := pf.match(card)
+		if ok && !q.allof {
 			return true
 		}
-		if !ok && all {
+		if !ok && q.allof {
 			return false
 		}
 	}
-	return all
+	return q.allof
 }
 
-// matchPropFilter (RFC 6352 §10.5.1): a property matches when one of its
-// instances passes the filter's tests.
-func matchPropFilter(pf carddav.PropFilter, card vcard.Card) bool {
-	fields := card[strings.ToUpper(pf.Name)]
-	if pf.IsNotDefined {
+// match (RFC 6352 §10.5.1): a property filter matches when the property
+// is absent and is-not-defined is given, or when one of its instances
+// passes the filter's tests (all of them for test="allof", one for anyof).
+func (pf *propFilter) match(card vcard.Card) bool {
+	fields := card[pf.name]
+	if pf.notDefined {
 		return len(fields) == 0
 	}
 	if len(fields) == 0 {
 		return false
 	}
-	if len(pf.TextMatches) == 0 && len(pf.Params) == 0 {
+	if len(pf.texts) == 0 && len(pf.params) == 0 {
 		return true
 	}
-	all := pf.Test == carddav.FilterAllOf
 	for _, f := range fields {
-		if matchField(pf, f, all) {
+		if pf.matchField(f) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchField(pf carddav.PropFilter, f *vcard.Field, all bool) bool {
-	n := 0
-	for _, tm := range pf.TextMatches {
-		if matchText(tm, f.Value) {
-			n++
-		} else if all {
+func (pf *propFilter) matchField(f *vcard.Field) bool {
+	for _, tm := range pf.texts {
+		ok := tm.match(f.Value)
+		if ok && !pf.allof {
+			return true
+		}
+		if !ok && pf.allof {
 			return false
 		}
 	}
-	for _, p := range pf.Params {
-		if matchParam(p, f) {
-			n++
-		} else if all {
+	for _, p := range pf.params {
+		ok := p.match(f)
+		if ok && !pf.allof {
+			return true
+		}
+		if !ok && pf.allof {
 			return false
 		}
 	}
-	return all || n > 0
+	return pf.allof
 }
 
-// matchParam (RFC 6352 §10.5.2).
-func matchParam(pf carddav.ParamFilter, f *vcard.Field) bool {
+// match (RFC 6352 §10.5.2).
+func (p *paramFilter) match(f *vcard.Field) bool {
 	var values []string
 	for k, v := range f.Params {
-		if strings.EqualFold(k, pf.Name) {
-			values = append(values, v...)
+		if strings.EqualFold(k, p.name) {
+			for _, s := range v {
+				// vCard 4.0 lists values with commas (RFC 6350 §5.6).
+				values = append(values, strings.Split(s, ",")...)
+			}
 		}
 	}
-	if pf.IsNotDefined {
+	if p.notDefined {
 		return len(values) == 0
 	}
 	if len(values) == 0 {
 		return false
 	}
-	if pf.TextMatch == nil {
+	if p.text == nil {
 		return true
 	}
 	for _, v := range values {
-		if matchText(*pf.TextMatch, v) {
+		if p.text.match(v) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchText (RFC 6352 §10.5.4).
-func matchText(tm carddav.TextMatch, value string) bool {
-	v, t := strings.ToLower(value), strings.ToLower(tm.Text)
+// match (RFC 6352 §10.5.4): negate-condition inverts the result for this
+// value.
+func (tm *textMatch) match(value string) bool {
+	v := tm.fold(value)
 	var ok bool
-	switch tm.MatchType {
-	case carddav.MatchEquals:
-		ok = v == t
-	case carddav.MatchStartsWith:
-		ok = strings.HasPrefix(v, t)
-	case carddav.MatchEndsWith:
-		ok = strings.HasSuffix(v, t)
+	switch tm.matchType {
+	case "equals":
+		ok = v == tm.text
+	case "starts-with":
+		ok = strings.HasPrefix(v, tm.text)
+	case "ends-with":
+		ok = strings.HasSuffix(v, tm.text)
 	default:
-		ok = strings.Contains(v, t)
+		ok = strings.Contains(v, tm.text)
 	}
-	return ok != tm.NegateCondition
+	return ok != tm.negate
 }

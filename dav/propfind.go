@@ -21,6 +21,13 @@ var (
 	pDescription          = cn("addressbook-description")
 	pSupportedAddressData = cn("supported-address-data") // RFC 6352 §6.2.2
 	pMaxResourceSize      = cn("max-resource-size")      // RFC 6352 §6.2.3
+	pAddressData          = cn("address-data")           // RFC 6352 §10.4
+	pGetCTag              = xml.Name{Space: nsCS, Local: "getctag"}
+	pSyncToken            = dn("sync-token")                 // RFC 6578 §4
+	pPrivileges           = dn("current-user-privilege-set") // RFC 3744 §5.4
+	pOwner                = dn("owner")                      // RFC 3744 §5.1
+	pColor                = xml.Name{Space: nsApple, Local: "calendar-color"}
+	pOrder                = xml.Name{Space: nsApple, Local: "calendar-order"}
 )
 
 // servePropfind answers PROPFIND (RFC 4918 §9.1) on every resource of the
@@ -70,7 +77,7 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 				return err
 			}
 			for _, c := range all {
-				if c.Kind == AddressBook {
+				if served(c.Kind) {
 					books = append(books, c)
 				}
 			}
@@ -80,7 +87,7 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 			return err
 		}
 	case kindObject:
-		if _, err := h.collection(r, t); err != nil {
+		if book, err = h.collection(r, t); err != nil {
 			return err
 		}
 		if obj, err = h.st.Get(r.Context(), t.user, t.slug, t.name); err != nil {
@@ -97,17 +104,17 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 	case kindHome:
 		m.response(homePath(user), &pf, homeProps(user))
 		for _, c := range books {
-			m.response(collectionPath(user, c.Slug), &pf, h.bookProps(user, c))
+			m.response(collectionPath(user, c.Slug), &pf, h.collectionProps(user, c))
 		}
 	case kindCollection:
-		m.response(collectionPath(user, book.Slug), &pf, h.bookProps(user, book))
+		m.response(collectionPath(user, book.Slug), &pf, h.collectionProps(user, book))
 		if depth == "1" {
 			withBody := false
 			for _, n := range pf.props {
 				withBody = withBody || n == pGetContentLength
 			}
 			err := h.st.List(r.Context(), user, book.Slug, withBody, func(o Object) error {
-				m.response(objectPath(user, book.Slug, o.Name), &pf, objectProps(user, o, withBody))
+				m.response(objectPath(user, book.Slug, o.Name), &pf, objectProps(user, book, o, withBody, nil))
 				return nil
 			})
 			if err != nil {
@@ -117,13 +124,53 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 			}
 		}
 	case kindObject:
-		m.response(objectPath(user, t.slug, t.name), &pf, objectProps(user, obj, true))
+		m.response(objectPath(user, t.slug, t.name), &pf, objectProps(user, book, obj, true, nil))
 	}
 	return m.finish()
 }
 
 func dn(local string) xml.Name { return xml.Name{Space: nsDAV, Local: local} }
 func cn(local string) xml.Name { return xml.Name{Space: nsCard, Local: local} }
+
+// kindInfo is what differs between the kinds of collection we serve.
+// Calendars (issue 6) add an entry; the code that serves collections
+// reads this table and not the kind.
+type kindInfo struct {
+	resourceType string     // inner XML of DAV:resourcetype
+	reports      []xml.Name // REPORTs beside sync-collection
+	description  xml.Name   // the description property
+	maxSize      xml.Name   // the max-resource-size property
+	dataProps    []prop     // e.g. supported-address-data
+	contentType  string     // of every object
+}
+
+var kinds = map[string]*kindInfo{
+	AddressBook: {
+		resourceType: "<D:collection/><C:addressbook/>",
+		reports:      []xml.Name{reportMultiget, reportQuery},
+		description:  pDescription,
+		maxSize:      pMaxResourceSize,
+		dataProps: []prop{{name: pSupportedAddressData, inner: `<C:address-data-type content-type="text/vcard" version="3.0"/>` +
+			`<C:address-data-type content-type="text/vcard" version="4.0"/>`}},
+		contentType: vcardType,
+	},
+}
+
+// served reports whether dav serves collections of a kind.
+func served(kind string) bool { return kinds[kind] != nil }
+
+// Privileges (RFC 3744 §3, §5.4). A user holds all of these on their own
+// collections: the CRM enforces its own rights when the change is pushed
+// (DESIGN "Who acts"). Homes and principals are read-only: collections
+// are defined by the CRM (MKCOL is refused), so there is no bind there.
+const (
+	privRead   = "<D:privilege><D:read/></D:privilege><D:privilege><D:read-current-user-privilege-set/></D:privilege>"
+	privWrite  = "<D:privilege><D:write/></D:privilege><D:privilege><D:write-content/></D:privilege><D:privilege><D:write-properties/></D:privilege>"
+	privMember = "<D:privilege><D:bind/></D:privilege><D:privilege><D:unbind/></D:privilege>"
+	// An object's body can be replaced (PUT); it has no settable
+	// properties (PROPPATCH is refused), so no DAV:write aggregate.
+	privObject = "<D:privilege><D:write-content/></D:privilege>"
+)
 
 // discoveryProps are what a client asks of the context path and of the
 // principal (RFC 6764 §6, RFC 5397, RFC 6352 §7.1.1). They are part of
@@ -141,6 +188,7 @@ func rootProps(user string) []prop {
 	return append(discoveryProps(user),
 		prop{name: pResourceType, allprop: true, inner: "<D:collection/>"},
 		prop{name: pDisplayName, allprop: true, inner: "crmdav"},
+		prop{name: pPrivileges, inner: privRead},
 	)
 }
 
@@ -148,6 +196,7 @@ func principalProps(user string) []prop {
 	return append(discoveryProps(user),
 		prop{name: pResourceType, allprop: true, inner: "<D:collection/><D:principal/>"},
 		prop{name: pDisplayName, allprop: true, inner: esc(user)},
+		prop{name: pPrivileges, inner: privRead},
 	)
 }
 
@@ -155,41 +204,67 @@ func homeProps(user string) []prop {
 	return []prop{
 		{name: pResourceType, allprop: true, inner: "<D:collection/>"},
 		{name: pCurrentUserPrincipal, inner: hrefXML(principalPath(user))},
+		{name: pOwner, inner: hrefXML(principalPath(user))},
+		{name: pPrivileges, inner: privRead},
 	}
 }
 
-func (h *handler) bookProps(user string, c Collection) []prop {
+// collectionProps are a collection's properties (issue 5). getctag and
+// sync-token come from the same revision, so they change together and
+// once per change (DESIGN invariant 5). RFC 6578 §4: sync-token is not
+// part of allprop; nor are the other computed properties.
+func (h *handler) collectionProps(user string, c Collection) []prop {
+	k := kinds[c.Kind]
 	name := c.DisplayName
 	if name == "" {
 		name = c.Slug
 	}
-	ps := []prop{
-		{name: pResourceType, allprop: true, inner: "<D:collection/><C:addressbook/>"},
-		{name: pDisplayName, allprop: true, inner: esc(name)},
-		{name: pCurrentUserPrincipal, inner: hrefXML(principalPath(user))},
-		{name: pSupportedAddressData, inner: `<C:address-data-type content-type="text/vcard" version="3.0"/>` +
-			`<C:address-data-type content-type="text/vcard" version="4.0"/>`},
-		{name: pMaxResourceSize, inner: strconv.FormatInt(h.max, 10)},
-		{name: pSupportedReportSet, inner: "<D:supported-report><D:report><C:addressbook-multiget/></D:report></D:supported-report>" +
-			"<D:supported-report><D:report><C:addressbook-query/></D:report></D:supported-report>"},
+	reports := "<D:supported-report><D:report><D:sync-collection/></D:report></D:supported-report>"
+	for _, r := range k.reports {
+		reports += "<D:supported-report><D:report>" + element(r, "") + "</D:report></D:supported-report>"
 	}
+	ps := []prop{
+		{name: pResourceType, allprop: true, inner: k.resourceType},
+		{name: pDisplayName, allprop: true, inner: esc(name)},
+		{name: pGetCTag, inner: strconv.FormatInt(c.Revision, 10)},
+		{name: pSyncToken, inner: esc(syncToken(user, c.Slug, c.Revision, ""))},
+		{name: pSupportedReportSet, inner: reports},
+		{name: pPrivileges, inner: privRead + privWrite + privMember},
+		{name: pOwner, inner: hrefXML(principalPath(user))},
+		{name: pCurrentUserPrincipal, inner: hrefXML(principalPath(user))},
+		{name: k.maxSize, inner: strconv.FormatInt(h.max, 10)},
+	}
+	ps = append(ps, k.dataProps...)
 	if c.Description != "" {
-		ps = append(ps, prop{name: pDescription, inner: esc(c.Description)})
+		ps = append(ps, prop{name: k.description, allprop: true, inner: esc(c.Description)})
+	}
+	// Apple's properties exist only once set (PROPPATCH or the CRM); an
+	// order of 0 reads as unset.
+	if c.Color != "" {
+		ps = append(ps, prop{name: pColor, allprop: true, inner: esc(c.Color)})
+	}
+	if c.Order != 0 {
+		ps = append(ps, prop{name: pOrder, allprop: true, inner: strconv.Itoa(c.Order)})
 	}
 	return ps
 }
 
-// objectProps are a vCard's properties; getcontentlength only when the
-// body is at hand.
-func objectProps(user string, o Object, withBody bool) []prop {
+// objectProps are an object's properties; getcontentlength and the
+// object's data (address-data) only when the body is at hand, the data
+// only when asked for by name (data != nil).
+func objectProps(user string, c Collection, o Object, withBody bool, data *addressDataReq) []prop {
 	ps := []prop{
 		{name: pResourceType, allprop: true, inner: ""},
 		{name: pGetETag, allprop: true, inner: esc(o.ETag)},
-		{name: pGetContentType, allprop: true, inner: esc(vcardType)},
+		{name: pGetContentType, allprop: true, inner: esc(kinds[c.Kind].contentType)},
 		{name: pCurrentUserPrincipal, inner: hrefXML(principalPath(user))},
+		{name: pPrivileges, inner: privRead + privObject},
 	}
 	if withBody {
 		ps = append(ps, prop{name: pGetContentLength, allprop: true, inner: strconv.Itoa(len(o.Body))})
+		if data != nil && c.Kind == AddressBook {
+			ps = append(ps, prop{name: pAddressData, inner: esc(string(addressData(o.Body, data)))})
+		}
 	}
 	return ps
 }

@@ -29,6 +29,31 @@ type Store interface {
 	Put(ctx context.Context, user, slug, name string, body []byte, cond Conditions) (etag string, created bool, err error)
 	// Delete removes an object if the conditions hold.
 	Delete(ctx context.Context, user, slug, name string, cond Conditions) error
+	// Changes returns the objects of a collection changed after revision
+	// since — each once, with its latest change, in revision order — and
+	// the collection's current revision. A revision the store does not know
+	// or no longer keeps the changes of gives ErrPrecondition (RFC 6578
+	// §3.2: the client must start over). Its cost grows with the changes,
+	// not with the collection.
+	Changes(ctx context.Context, user, slug string, since int64) ([]Change, int64, error)
+	// SetProps stores the display properties a client set on a collection
+	// (PROPPATCH); nil fields are left as they are. They stay in the
+	// gateway and advance the collection's revision.
+	SetProps(ctx context.Context, user, slug string, p Props) error
+}
+
+// Change is one changed object of a collection.
+type Change struct {
+	Name     string
+	Revision int64
+	Deleted  bool
+}
+
+// Props are a collection's client-settable properties.
+type Props struct {
+	DisplayName *string
+	Color       *string // Apple calendar-color, "#RRGGBB" or "#RRGGBBAA"
+	Order       *int    // Apple calendar-order
 }
 
 // Collection kinds.
@@ -43,6 +68,8 @@ type Collection struct {
 	Kind        string // AddressBook or Calendar
 	DisplayName string
 	Description string
+	Color       string
+	Order       int
 	// Revision advances with every change of the collection: it is the
 	// collection's CTag and sync token.
 	Revision int64

@@ -14,19 +14,26 @@ import (
 
 // memStore is the in-memory Store of dav's tests: the contract of Store as
 // dav relies on it (conditions checked atomically with the write, UID
-// unique per collection, ErrInvalid for what dav does not check).
+// unique per collection, ErrInvalid for what dav does not check; every
+// change — put, delete, SetProps — advances the collection's revision by
+// one, in the same critical section as the change; deletions leave
+// tombstones in the change log until forget).
 type memStore struct {
 	mu    sync.Mutex
 	colls map[string][]Collection                 // user → collections
 	objs  map[string]map[string]map[string][]byte // user → slug → name → body
+	log   map[string][]Change                     // "user/slug" → changes, in revision order
+	kept  map[string]int64                        // "user/slug" → oldest revision Changes answers from
 	// plainConflict makes a UID conflict a bare ErrConflict, without the
 	// name of the object holding the UID.
 	plainConflict bool
 	puts          int
+	setProps      int
 }
 
 func newMemStore() *memStore {
-	s := &memStore{colls: map[string][]Collection{}, objs: map[string]map[string]map[string][]byte{}}
+	s := &memStore{colls: map[string][]Collection{}, objs: map[string]map[string]map[string][]byte{},
+		log: map[string][]Change{}, kept: map[string]int64{}}
 	for _, u := range []string{"alice", "bob"} {
 		s.colls[u] = []Collection{
 			{Slug: "contacts", Kind: AddressBook, DisplayName: u + "'s contacts", Revision: 1},
@@ -137,6 +144,7 @@ func (s *memStore) Put(_ context.Context, user, slug, name string, body []byte, 
 	}
 	m[name] = slices.Clone(body)
 	s.puts++
+	s.changed(user, slug, name, false)
 	return etagOf(body), !exists, nil
 }
 
@@ -151,7 +159,104 @@ func (s *memStore) Delete(_ context.Context, user, slug, name string, cond Condi
 		return fmt.Errorf("%w: conditions %+v", ErrPrecondition, cond)
 	}
 	delete(s.objs[user][slug], name)
+	s.changed(user, slug, name, true)
 	return nil
+}
+
+// changed advances a collection's revision and logs the change of an
+// object (name "" for the collection's own properties). s.mu is held.
+func (s *memStore) changed(user, slug, name string, deleted bool) {
+	for i := range s.colls[user] {
+		c := &s.colls[user][i]
+		if c.Slug == slug {
+			c.Revision++
+			if name != "" {
+				s.log[user+"/"+slug] = append(s.log[user+"/"+slug], Change{Name: name, Revision: c.Revision, Deleted: deleted})
+			}
+			return
+		}
+	}
+}
+
+func (s *memStore) Changes(_ context.Context, user, slug string, since int64) ([]Change, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur int64 = -1
+	for _, c := range s.colls[user] {
+		if c.Slug == slug {
+			cur = c.Revision
+		}
+	}
+	if cur < 0 {
+		return nil, 0, fmt.Errorf("%w: collection %s/%s", ErrNotFound, user, slug)
+	}
+	key := user + "/" + slug
+	if since > cur || since < max(1, s.kept[key]) {
+		return nil, 0, fmt.Errorf("%w: revision %d not kept (%d..%d)", ErrPrecondition, since, s.kept[key], cur)
+	}
+	latest := map[string]int{}
+	var out []Change
+	for _, ch := range s.log[key] {
+		if ch.Revision <= since {
+			continue
+		}
+		if i, ok := latest[ch.Name]; ok {
+			out[i].Revision = -1 // superseded
+		}
+		latest[ch.Name] = len(out)
+		out = append(out, ch)
+	}
+	out = slices.DeleteFunc(out, func(c Change) bool { return c.Revision < 0 })
+	return out, cur, nil
+}
+
+// forget drops the change log of a collection up to its current
+// revision, as syncstate does with old tombstones.
+func (s *memStore) forget(user, slug string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.colls[user] {
+		if c.Slug == slug {
+			s.kept[user+"/"+slug] = c.Revision
+			s.log[user+"/"+slug] = nil
+		}
+	}
+}
+
+// SetProps applies all of p or nothing, and advances the revision once.
+func (s *memStore) SetProps(_ context.Context, user, slug string, p Props) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.colls[user] {
+		c := &s.colls[user][i]
+		if c.Slug != slug {
+			continue
+		}
+		if p.DisplayName != nil {
+			c.DisplayName = *p.DisplayName
+		}
+		if p.Color != nil {
+			c.Color = *p.Color
+		}
+		if p.Order != nil {
+			c.Order = *p.Order
+		}
+		s.setProps++
+		s.changed(user, slug, "", false)
+		return nil
+	}
+	return fmt.Errorf("%w: collection %s/%s", ErrNotFound, user, slug)
+}
+
+func (s *memStore) revision(user, slug string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.colls[user] {
+		if c.Slug == slug {
+			return c.Revision
+		}
+	}
+	return -1
 }
 
 func (s *memStore) count(user, slug string) int {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -67,6 +68,129 @@ func scanXML(body []byte, fn func(depth int, el xml.StartElement) error) (xml.Na
 		return root, fmt.Errorf("%w: no root element", errBadXML)
 	}
 	return root, nil
+}
+
+// node is an element of a request body read by parseTree: the whole
+// document is small (it is within the body, depth and element limits),
+// so the REPORT and PROPPATCH parsers work on a tree.
+type node struct {
+	name     xml.Name
+	attrs    []xml.Attr
+	children []*node
+	text     strings.Builder // character data directly inside
+}
+
+// parseTree reads a request body into a tree within the XML bounds.
+func parseTree(body []byte) (*node, error) {
+	if _, err := scanXML(body, nil); err != nil {
+		return nil, err
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	d.Strict = true
+	var stack []*node
+	var root *node
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadXML, err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			n := &node{name: tok.Name, attrs: tok.Attr}
+			if len(stack) == 0 {
+				root = n
+			} else {
+				p := stack[len(stack)-1]
+				p.children = append(p.children, n)
+			}
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].text.Write(tok)
+			}
+		}
+	}
+	return root, nil
+}
+
+// attr returns the value of an attribute without namespace.
+func (n *node) attr(local string) (string, bool) {
+	for _, a := range n.attrs {
+		if a.Name.Local == local && a.Name.Space == "" {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// child returns the first child named name, or nil.
+func (n *node) child(name xml.Name) *node {
+	for _, c := range n.children {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// propReq is the DAV:allprop / DAV:propname / DAV:prop part of a REPORT
+// body: which properties of each member to answer.
+type propReq struct {
+	propfindReq
+	data *addressDataReq // C:address-data asked for, with its options
+}
+
+// parsePropReq reads the property request among the children of a REPORT
+// root; none means allprop (RFC 6578 §3.2 needs DAV:prop, but an empty
+// request is read as getetag-only there: see sync.go).
+func parsePropReq(root *node) (propReq, error) {
+	var pr propReq
+	n := 0
+	for _, c := range root.children {
+		switch c.name {
+		case dn("allprop"):
+			pr.allprop = true
+			n++
+		case dn("propname"):
+			pr.propname = true
+			n++
+		case dn("prop"):
+			n++
+			pr.props = []xml.Name{}
+			for _, p := range c.children {
+				pr.props = append(pr.props, p.name)
+				if p.name == pAddressData {
+					d, err := parseAddressDataReq(p)
+					if err != nil {
+						return pr, err
+					}
+					pr.data = &d
+				}
+			}
+		}
+	}
+	if n > 1 {
+		return pr, fmt.Errorf("%w: more than one of allprop, propname, prop", errBadXML)
+	}
+	if n == 0 {
+		pr.allprop = true
+	}
+	return pr, nil
+}
+
+// wants reports whether a request asks for property name explicitly.
+func (pr *propReq) wants(name xml.Name) bool {
+	for _, n := range pr.props {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // propfindReq is a parsed PROPFIND body (RFC 4918 §14.20).
@@ -139,8 +263,41 @@ func esc(s string) string {
 
 func hrefXML(p string) string { return "<D:href>" + esc(hrefPath(p)) + "</D:href>" }
 
+// Namespaces of the elements we write, and the prefixes the multistatus
+// root and DAV:error bodies declare for them. Calendars (issue 6) use
+// nsCal under the same root.
+const (
+	nsCS     = "http://calendarserver.org/ns/" // getctag
+	nsApple  = "http://apple.com/ns/ical/"     // calendar-color, calendar-order
+	nsCal    = "urn:ietf:params:xml:ns:caldav"
+	nsCrmdav = "http://crmdav.invalid/ns/" // our own elements (errors)
+)
+
+var prefixes = []struct{ ns, p string }{
+	{nsDAV, "D"}, {nsCard, "C"}, {nsCal, "L"}, {nsCS, "CS"}, {nsApple, "A"}, {nsCrmdav, "CR"},
+}
+
+// xmlnsDecl is the namespace declarations of a root element we write.
+var xmlnsDecl = func() string {
+	var b strings.Builder
+	for _, p := range prefixes {
+		b.WriteString(` xmlns:` + p.p + `="` + p.ns + `"`)
+	}
+	return b.String()
+}()
+
+func prefixOf(ns string) string {
+	for _, p := range prefixes {
+		if p.ns == ns {
+			return p.p
+		}
+	}
+	return ""
+}
+
 // msWriter streams a 207 multistatus (RFC 4918 §13) response by response,
-// so that memory does not grow with the collection.
+// so that memory does not grow with the collection: the bufio.Writer
+// sends each full buffer to the client as the answer is written.
 type msWriter struct {
 	w *bufio.Writer
 }
@@ -150,7 +307,7 @@ func startMultistatus(w http.ResponseWriter) *msWriter {
 	w.WriteHeader(http.StatusMultiStatus)
 	m := &msWriter{w: bufio.NewWriter(w)}
 	m.w.WriteString(xml.Header)
-	m.w.WriteString(`<D:multistatus xmlns:D="DAV:" xmlns:C="` + nsCard + `">`)
+	m.w.WriteString(`<D:multistatus` + xmlnsDecl + `>`)
 	return m
 }
 
@@ -162,6 +319,9 @@ func (m *msWriter) finish() error {
 }
 
 func (m *msWriter) abort() { m.w.Flush() }
+
+// raw writes XML that uses the root's prefixes, e.g. DAV:sync-token.
+func (m *msWriter) raw(s string) { m.w.WriteString(s) }
 
 // response writes one DAV:response for the resource at path (unescaped)
 // with properties props, as the request pf asks.
@@ -203,6 +363,54 @@ func (m *msWriter) response(path string, pf *propfindReq, props []prop) {
 	w.WriteString("</D:response>")
 }
 
+// statusResponse writes a DAV:response with a status and no propstat
+// (RFC 4918 §14.24), with a DAV:error holding cond when cond is set and a
+// responsedescription when desc is.
+func (m *msWriter) statusResponse(path string, status int, cond xml.Name, desc string) {
+	w := m.w
+	w.WriteString("<D:response>" + hrefXML(path) + "<D:status>" + statusLine(status) + "</D:status>")
+	if cond.Local != "" {
+		w.WriteString("<D:error>" + element(cond, "") + "</D:error>")
+	}
+	if desc != "" {
+		w.WriteString("<D:responsedescription>" + esc(desc) + "</D:responsedescription>")
+	}
+	w.WriteString("</D:response>")
+}
+
+// propstat is one group of properties of the same status (PROPPATCH).
+type propstat struct {
+	status int
+	names  []xml.Name
+	desc   string
+}
+
+// propstatResponse writes a DAV:response of empty properties grouped by
+// status (RFC 4918 §9.2.1).
+func (m *msWriter) propstatResponse(path string, groups []propstat) {
+	w := m.w
+	w.WriteString("<D:response>" + hrefXML(path))
+	for _, g := range groups {
+		if len(g.names) == 0 {
+			continue
+		}
+		w.WriteString("<D:propstat><D:prop>")
+		for _, n := range g.names {
+			w.WriteString(element(n, ""))
+		}
+		w.WriteString("</D:prop><D:status>" + statusLine(g.status) + "</D:status>")
+		if g.desc != "" {
+			w.WriteString("<D:responsedescription>" + esc(g.desc) + "</D:responsedescription>")
+		}
+		w.WriteString("</D:propstat>")
+	}
+	w.WriteString("</D:response>")
+}
+
+func statusLine(code int) string {
+	return "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code)
+}
+
 // element writes an element of any namespace with inner content; "" for
 // a name that cannot be written back.
 func element(n xml.Name, inner string) string {
@@ -210,12 +418,10 @@ func element(n xml.Name, inner string) string {
 		return ""
 	}
 	var open, close string
-	switch n.Space {
-	case nsDAV:
-		open, close = "D:"+n.Local, "D:"+n.Local
-	case nsCard:
-		open, close = "C:"+n.Local, "C:"+n.Local
-	case "":
+	switch p := prefixOf(n.Space); {
+	case p != "":
+		open, close = p+":"+n.Local, p+":"+n.Local
+	case n.Space == "":
 		open, close = n.Local+` xmlns=""`, n.Local
 	default:
 		var b strings.Builder

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/crmdav/crmdav/dav"
 	"github.com/crmdav/crmdav/syncstate"
@@ -34,11 +35,12 @@ type Config struct {
 
 // Server serves DAV for the gateway's users.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	dav   http.Handler
-	auth  *authCache
-	round sync.Mutex // one manual round at a time
+	cfg    Config
+	log    *slog.Logger
+	dav    http.Handler
+	auth   *authCache
+	round  singleflight.Group // one manual round at a time
+	rounds sync.WaitGroup     // manual rounds running
 }
 
 // New makes a Server.
@@ -74,7 +76,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSync()
-	g := new(errgroup.Group)
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	g.Go(func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -83,31 +85,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	g.Go(func() error { return s.cfg.Syncer.Run(syncCtx) })
 	g.Go(func() error {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done(): // the listener failed
+		}
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err := hs.Shutdown(sctx)
 		stopSync()
+		s.rounds.Wait() // manual rounds still running
 		return err
 	})
 	return g.Wait()
 }
 
 // serveSync runs a full round (poll, then push) and answers when it is
-// done: 200, or 504 when it takes longer than SyncTimeout.
+// done: 200, or 504 when it takes longer than SyncTimeout (the round goes
+// on). Requests that come while a round runs wait for that round rather
+// than start another.
 func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) {
-	done := make(chan error, 1)
-	go func() {
-		s.round.Lock()
-		defer s.round.Unlock()
-		done <- s.cfg.Syncer.Round(context.WithoutCancel(r.Context()))
-	}()
+	ch := s.round.DoChan("round", func() (any, error) {
+		s.rounds.Add(1)
+		defer s.rounds.Done()
+		return nil, s.cfg.Syncer.Round(context.WithoutCancel(r.Context()))
+	})
 	select {
-	case err := <-done:
-		if err != nil {
-			s.log.Warn("sync round failed", "err", err)
-			http.Error(w, "sync round failed: "+err.Error(), http.StatusBadGateway)
+	case res := <-ch:
+		if res.Err != nil {
+			s.log.Warn("sync round failed", "err", res.Err)
+			http.Error(w, "sync round failed: "+res.Err.Error(), http.StatusBadGateway)
 			return
 		}
 		w.Write([]byte("synchronized\n"))

@@ -39,7 +39,7 @@ func davCollection(c syncstate.Collection) dav.Collection {
 	if c.Kind == crmclient.Contact {
 		kind = dav.AddressBook
 	}
-	return dav.Collection{Slug: c.Slug, Kind: kind, DisplayName: c.DisplayName, Revision: c.Revision}
+	return dav.Collection{Slug: c.Slug, Kind: kind, DisplayName: c.DisplayName, Color: c.Color, Order: c.Order, Revision: c.Revision}
 }
 
 func (a storeAdapter) Collections(ctx context.Context, user string) ([]dav.Collection, error) {
@@ -84,4 +84,20 @@ func (a storeAdapter) Delete(ctx context.Context, user, slug, name string, cond 
 		a.sync.Kick()
 	}
 	return davErr(err)
+}
+
+func (a storeAdapter) Changes(ctx context.Context, user, slug string, since int64) ([]dav.Change, int64, error) {
+	cs, rev, err := a.st.Changes(ctx, user, slug, since)
+	if err != nil {
+		return nil, 0, davErr(err)
+	}
+	out := make([]dav.Change, len(cs))
+	for i, c := range cs {
+		out[i] = dav.Change{Name: c.Href, Revision: c.Revision, Deleted: c.Deleted}
+	}
+	return out, rev, nil
+}
+
+func (a storeAdapter) SetProps(ctx context.Context, user, slug string, p dav.Props) error {
+	return davErr(a.st.SetProps(ctx, user, slug, syncstate.Props(p)))
 }
