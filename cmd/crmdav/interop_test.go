@@ -400,3 +400,75 @@ func TestUserCommandsWhileServing(t *testing.T) {
 		t.Errorf("removed bob's PROPFIND: %s, want 401", resp.Status)
 	}
 }
+
+// curlCall runs curl against the gateway and returns the status and body.
+func curlCall(t *testing.T, curl string, g *gateway, args ...string) (int, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "body")
+	full := append([]string{"-s", "-o", out, "-w", "%{http_code}", "-u", g.user + ":" + g.password}, args...)
+	code, err := exec.Command(curl, full...).Output()
+	if err != nil {
+		t.Fatalf("curl %v: %v", args, err)
+	}
+	body, _ := os.ReadFile(out)
+	var status int
+	fmt.Sscan(string(code), &status)
+	return status, string(body)
+}
+
+// TestCurlPreconditionsAndLimits checks every precondition and limit with
+// curl, as an administrator would.
+func TestCurlPreconditionsAndLimits(t *testing.T) {
+	curl := need(t, "curl")
+	g := startGateway(t)
+	book := g.url + "dav/alice/contacts/"
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:curl-1\r\nFN:Curl Test\r\nN:Test;Curl;;;\r\nEND:VCARD\r\n"
+	ct := "Content-Type: text/vcard; charset=utf-8"
+	check := func(what string, wantStatus int, wantBody string, args ...string) string {
+		t.Helper()
+		status, body := curlCall(t, curl, g, args...)
+		if status != wantStatus || !strings.Contains(body, wantBody) {
+			t.Errorf("%s: %d %q, want %d with %q", what, status, body, wantStatus, wantBody)
+		}
+		return body
+	}
+	if out, _ := exec.Command(curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", book).Output(); string(out) != "401" {
+		t.Errorf("no credentials: %s", out)
+	}
+	check("create", 201, "", "-X", "PUT", "-H", ct, "-H", "If-None-Match: *", "--data-binary", card, book+"curl-1.vcf")
+	check("create again with If-None-Match: *", 412, "", "-X", "PUT", "-H", ct, "-H", "If-None-Match: *", "--data-binary", card, book+"curl-1.vcf")
+	check("update with a stale If-Match", 412, "", "-X", "PUT", "-H", ct, "-H", `If-Match: "stale"`, "--data-binary", card, book+"curl-1.vcf")
+	check("delete with a stale If-Match", 412, "", "-X", "DELETE", "-H", `If-Match: "stale"`, book+"curl-1.vcf")
+	check("the card is still there", 200, "UID:curl-1", book+"curl-1.vcf")
+	check("no UID", 403, "valid-address-data", "-X", "PUT", "-H", ct, "--data-binary", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:X\r\nEND:VCARD\r\n", book+"x.vcf")
+	check("not a vCard", 403, "", "-X", "PUT", "-H", ct, "--data-binary", "hello", book+"y.vcf")
+	check("same UID, other name", 409, "no-uid-conflict", "-X", "PUT", "-H", ct, "--data-binary", card, book+"other.vcf")
+	big := filepath.Join(t.TempDir(), "big.vcf")
+	os.WriteFile(big, []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:big\r\nFN:Big\r\nNOTE:"+strings.Repeat("x", 11<<20)+"\r\nEND:VCARD\r\n"), 0o600)
+	check("over 10 MiB", 413, "", "-X", "PUT", "-H", ct, "--data-binary", "@"+big, book+"big.vcf")
+	check("Depth: infinity", 403, "propfind-finite-depth", "-X", "PROPFIND", "-H", "Depth: infinity", book)
+	check("malformed XML", 400, "", "-X", "PROPFIND", "-H", "Depth: 0", "-H", "Content-Type: application/xml", "--data-binary", "<D:propfind xmlns:D='DAV:'><D:prop>", book)
+	deep := strings.Repeat("<a>", 2000) + strings.Repeat("</a>", 2000)
+	check("XML nested too deep", 400, "", "-X", "PROPFIND", "-H", "Depth: 0", "-H", "Content-Type: application/xml", "--data-binary", `<D:propfind xmlns:D="DAV:"><D:prop>`+deep+`</D:prop></D:propfind>`, book)
+	check("MKCOL", 403, "collections-defined-by-crm", "-X", "MKCOL", g.url+"dav/alice/new/")
+	check("MKCALENDAR", 403, "collections-defined-by-crm", "-X", "MKCALENDAR", g.url+"dav/alice/cal/")
+	ctag := func() string {
+		body := check("getctag", 207, "getctag", "-X", "PROPFIND", "-H", "Depth: 0", "--data-binary",
+			`<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop><CS:getctag/><D:sync-token/></D:prop></D:propfind>`, book)
+		return regexp.MustCompile(`getctag>([^<]*)<`).FindStringSubmatch(body)[1]
+	}
+	before := ctag()
+	check("PROPPATCH displayname", 207, "200", "-X", "PROPPATCH", "--data-binary",
+		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Kunden</D:displayname></D:prop></D:set></D:propertyupdate>`, book)
+	if after := ctag(); after == before {
+		t.Errorf("ctag %s did not change after PROPPATCH", after)
+	}
+	check("PROPPATCH of a protected property", 207, "403", "-X", "PROPPATCH", "--data-binary",
+		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getetag>x</D:getetag></D:prop></D:set></D:propertyupdate>`, book)
+	check("garbage sync token", 403, "valid-sync-token", "-X", "REPORT", "-H", "Depth: 0", "--data-binary",
+		`<D:sync-collection xmlns:D="DAV:"><D:sync-token>garbage</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`, book)
+	check("another user's address book", 403, "", "-X", "PROPFIND", "-H", "Depth: 0", g.url+"dav/bob/contacts/")
+	check("privileges", 207, "current-user-privilege-set", "-X", "PROPFIND", "-H", "Depth: 0", "--data-binary",
+		`<D:propfind xmlns:D="DAV:"><D:prop><D:current-user-privilege-set/></D:prop></D:propfind>`, book)
+	check("OPTIONS", 200, "", "-X", "OPTIONS", book)
+}
