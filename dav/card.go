@@ -136,14 +136,20 @@ type addressDataReq struct {
 	// whole is set when the request asks for more than we filter (a C:prop
 	// with novalue="yes"): the whole card is sent.
 	whole bool
+	// v4 is set when the client asked for vCard 4.0 (version="4.0"):
+	// a stored 3.0 card is converted (RFC 6352 §10.4: the server returns
+	// the version asked for when it supports it).
+	v4 bool
 }
 
-// parseAddressDataReq reads a C:address-data request. content-type and
-// version are not acted on: the stored bytes are served as stored, and we
-// accept only text/vcard 3.0 and 4.0 (supported-address-data), so a
-// client asking for the other version gets the card as stored.
+// parseAddressDataReq reads a C:address-data request. A request for
+// version 4.0 converts stored 3.0 cards; a request for 3.0 gets a stored
+// 4.0 card as stored (go-vcard converts only upwards; documented).
 func parseAddressDataReq(n *node) (addressDataReq, error) {
 	var d addressDataReq
+	if v, _ := n.attr("version"); v == "4.0" {
+		d.v4 = true
+	}
 	for _, c := range n.children {
 		switch c.name {
 		case cn("allprop"):
@@ -175,6 +181,9 @@ func parseAddressDataReq(n *node) (addressDataReq, error) {
 // only on simple cards: a card with a nested BEGIN (a vCard 3.0 AGENT) is
 // sent whole, as is any request we do not filter (see addressDataReq).
 func addressData(body []byte, d *addressDataReq) []byte {
+	if d != nil && d.v4 {
+		body = toV4(body)
+	}
 	if d == nil || d.names == nil {
 		return body
 	}
@@ -219,6 +228,25 @@ func addressData(body []byte, d *addressDataReq) []byte {
 		if keep {
 			out.Write(line)
 		}
+	}
+	return out.Bytes()
+}
+
+// toV4 converts a stored vCard 3.0 to 4.0 (go-vcard's ToV4: TYPE values,
+// BDAY and other forms); anything else, or a card it cannot read, is
+// returned as it is.
+func toV4(body []byte) []byte {
+	if !bytes.Contains(body, []byte("VERSION:3.0")) {
+		return body
+	}
+	card, err := vcard.NewDecoder(bytes.NewReader(body)).Decode()
+	if err != nil || card.Value(vcard.FieldVersion) != "3.0" {
+		return body
+	}
+	vcard.ToV4(card)
+	var out bytes.Buffer
+	if err := vcard.NewEncoder(&out).Encode(card); err != nil {
+		return body
 	}
 	return out.Bytes()
 }

@@ -82,6 +82,24 @@ func TestAddressDataProps(t *testing.T) {
 	}
 }
 
+// TestAddressDataVersion: a client asking for vCard 4.0 (as DAVx5 does
+// when the server lists 4.0 in supported-address-data) gets a stored 3.0
+// card converted; without a version it gets the card as stored.
+func TestAddressDataVersion(t *testing.T) {
+	f := newFixture(t, Options{})
+	p := "/dav/alice/contacts/a.vcf"
+	f.mustPut(p, card("a", "Ann", "TEL;TYPE=CELL:+1 555 0100", "BDAY:1980-05-01"))
+	ms := parseMS(t, f.do("alice", "REPORT", "/dav/alice/contacts/", multiget(`<C:address-data content-type="text/vcard" version="4.0"/>`, p)))
+	got := okText(t, ms.Responses[0], "address-data")
+	if !strings.Contains(got, "VERSION:4.0") || !strings.Contains(got, "UID:a") || !strings.Contains(strings.ToLower(got), "cell") {
+		t.Errorf("asked for 4.0, got:\n%s", got)
+	}
+	ms = parseMS(t, f.do("alice", "REPORT", "/dav/alice/contacts/", multiget(`<C:address-data/>`, p)))
+	if got := okText(t, ms.Responses[0], "address-data"); !strings.Contains(got, "VERSION:3.0") {
+		t.Errorf("no version asked, got:\n%s", got)
+	}
+}
+
 func TestQueryCollations(t *testing.T) {
 	f := newFixture(t, Options{})
 	f.mustPut("/dav/alice/contacts/a.vcf", card("a", "Ann Smith", "EMAIL;TYPE=work:ann@example.com", "ORG:École Normale"))
