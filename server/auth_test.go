@@ -1,6 +1,8 @@
 package server
 
 import (
+	"golang.org/x/crypto/bcrypt"
+
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +17,7 @@ import (
 // invalidated and does not check the stored hash.
 func TestRegressionOldPasswordStillAccepted(t *testing.T) {
 	ctx := context.Background()
-	st, err := syncstate.Open(t.TempDir(), syncstate.Options{})
+	st, err := syncstate.Open(t.TempDir(), syncstate.Options{PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,12 +36,13 @@ type Config struct {
 
 // Server serves DAV for the gateway's users.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	dav    http.Handler
-	auth   *authCache
-	round  singleflight.Group // one manual round at a time
-	rounds sync.WaitGroup     // manual rounds running
+	cfg      Config
+	log      *slog.Logger
+	dav      http.Handler
+	auth     *authCache
+	failures *failureLimiter
+	round    singleflight.Group // one manual round at a time
+	rounds   sync.WaitGroup     // manual rounds running
 }
 
 // New makes a Server.
@@ -54,7 +56,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodySize <= 0 {
 		cfg.MaxBodySize = 10 << 20
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, auth: newAuthCache(5 * time.Minute)}
+	s := &Server{cfg: cfg, log: cfg.Logger, auth: newAuthCache(5 * time.Minute), failures: newFailureLimiter(20, time.Minute)}
 	s.dav = dav.NewHandler(storeAdapter{cfg.Store, cfg.Syncer}, cfg.Logger, dav.Options{MaxBodySize: cfg.MaxBodySize})
 	return s
 }
@@ -162,12 +164,20 @@ func (c *authCache) put(user, password, stamp string) {
 // user's app password.
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if wait := s.failures.blocked(host); wait > 0 {
+			// Password guessing: no bcrypt for this address for a while.
+			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			http.Error(w, "too many failed logins; try again later", http.StatusTooManyRequests)
+			return
+		}
 		user, pass, ok := r.BasicAuth()
 		if ok {
 			ok = s.verify(r.Context(), user, pass)
 		}
 		if !ok {
 			if user != "" {
+				s.failures.add(host)
 				s.log.Warn("authentication failed", "user", user, "remote", r.RemoteAddr)
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="crmdav", charset="UTF-8"`)
@@ -191,6 +201,59 @@ func (s *Server) verify(ctx context.Context, user, pass string) bool {
 	}
 	s.auth.put(user, pass, stamp)
 	return true
+}
+
+// failureLimiter counts failed logins per client address: past max in a
+// window, the address is refused until the window ends.
+type failureLimiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	m      map[string]failureCount
+}
+
+type failureCount struct {
+	n     int
+	since time.Time
+}
+
+func newFailureLimiter(max int, window time.Duration) *failureLimiter {
+	return &failureLimiter{max: max, window: window, m: map[string]failureCount{}}
+}
+
+func (l *failureLimiter) add(host string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if len(l.m) > 100_000 { // bounded memory under a spray from many addresses
+		for h, c := range l.m {
+			if now.Sub(c.since) > l.window {
+				delete(l.m, h)
+			}
+		}
+	}
+	c := l.m[host]
+	if now.Sub(c.since) > l.window {
+		c = failureCount{since: now}
+	}
+	c.n++
+	l.m[host] = c
+}
+
+// blocked returns how long host must wait, 0 when it may try.
+func (l *failureLimiter) blocked(host string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.m[host]
+	if !ok || c.n < l.max {
+		return 0
+	}
+	wait := l.window - time.Since(c.since)
+	if wait <= 0 {
+		delete(l.m, host)
+		return 0
+	}
+	return wait
 }
 
 // statusWriter records the status of an answer for the request log.

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"golang.org/x/crypto/bcrypt"
+
 	"bytes"
 	"context"
 	"io"
@@ -51,7 +53,7 @@ func setUp(t *testing.T, cfg server.Config, so syncstate.SyncOptions) *fixture {
 	t.Helper()
 	f := &fixture{env: crmtest.Start(t, crmtest.Options{}), log: &logBuffer{}}
 	var err error
-	if f.st, err = syncstate.Open(t.TempDir(), syncstate.Options{}); err != nil {
+	if f.st, err = syncstate.Open(t.TempDir(), syncstate.Options{PasswordCost: bcrypt.MinCost}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
@@ -220,5 +222,20 @@ func TestShutdownFinishesThePush(t *testing.T) {
 	list, err := f.env.Client.List(context.Background(), crmclient.Contact, f.env.Users[0].ID)
 	if err != nil || len(list) != 1 {
 		t.Errorf("after shutdown the CRM has %d contacts (%v), want the one pushed", len(list), err)
+	}
+}
+
+// TestFailedLoginsAreLimited: past 20 failed logins a minute, an address
+// gets 429 without a password check, even with the right password.
+func TestFailedLoginsAreLimited(t *testing.T) {
+	f := setUp(t, server.Config{}, syncstate.SyncOptions{})
+	for i := range 20 {
+		if resp, _ := f.do(t, "PROPFIND", "/dav/alice/contacts/", "alice", "guess", "", "Depth", "0"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %s", i, resp.Status)
+		}
+	}
+	resp, _ := f.do(t, "PROPFIND", "/dav/alice/contacts/", "alice", password, "", "Depth", "0")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("after 20 failures: %s %v", resp.Status, resp.Header)
 	}
 }

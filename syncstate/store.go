@@ -29,15 +29,20 @@ var (
 
 // Store is the gateway's state in one SQLite file (WAL) through gorm.
 type Store struct {
-	db  *gorm.DB
-	log *slog.Logger
-	now func() time.Time
+	db    *gorm.DB
+	log   *slog.Logger
+	now   func() time.Time
+	cost  int    // bcrypt cost of new password hashes
+	dummy []byte // a hash to compare against for unknown users
 }
 
 // Options tune Open.
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time // time.Now when nil
+	// PasswordCost is the bcrypt cost of app-password hashes
+	// (bcrypt.DefaultCost); tests lower it.
+	PasswordCost int
 }
 
 // Open opens (creating and migrating) the state database crmdav.db in dir.
@@ -47,6 +52,13 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PasswordCost == 0 {
+		o.PasswordCost = bcrypt.DefaultCost
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not a password"), o.PasswordCost)
+	if err != nil {
+		return nil, fmt.Errorf("syncstate: password cost %d: %w", o.PasswordCost, err)
 	}
 	path := filepath.Join(dir, "crmdav.db")
 	// WAL lets readers run beside the one writer; synchronous=FULL makes a
@@ -60,7 +72,7 @@ func Open(dir string, o Options) (*Store, error) {
 		&outboxRow{}, &changeRow{}, &cursorRow{}); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
-	return &Store{db: db, log: o.Logger, now: o.Now}, nil
+	return &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy}, nil
 }
 
 // Close closes the database.
@@ -97,7 +109,7 @@ func (s *Store) AddUser(ctx context.Context, name, password string, crm crmclien
 	if len(password) < 8 {
 		return User{}, fmt.Errorf("%w: password shorter than 8 characters", ErrInvalid)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return User{}, err
 	}
@@ -190,7 +202,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		// Spend the time a hash comparison takes, so that timing does not
 		// tell which user names exist.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
 		return User{}, ErrNotFound
 	}
 	if err != nil {
@@ -201,8 +213,6 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 	}
 	return row.user(), nil
 }
-
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
 
 func (s *Store) user(tx *gorm.DB, name string) (User, error) {
 	var row userRow
@@ -231,7 +241,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if len(password) < 8 {
 		return fmt.Errorf("%w: password shorter than 8 characters", ErrInvalid)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return err
 	}

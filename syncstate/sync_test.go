@@ -1,6 +1,8 @@
 package syncstate_test
 
 import (
+	"golang.org/x/crypto/bcrypt"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,7 +50,7 @@ func setUp(t *testing.T) *fixture {
 
 func (f *fixture) open(t *testing.T) {
 	t.Helper()
-	st, err := syncstate.Open(f.dir, syncstate.Options{})
+	st, err := syncstate.Open(f.dir, syncstate.Options{PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
