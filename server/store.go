@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/crmdav/crmdav/crmclient"
 	"github.com/crmdav/crmdav/dav"
@@ -35,11 +36,20 @@ func davErr(err error) error {
 }
 
 func davCollection(c syncstate.Collection) dav.Collection {
-	kind := dav.Calendar
-	if c.Kind == crmclient.Contact {
-		kind = dav.AddressBook
+	d := dav.Collection{Slug: c.Slug, Kind: dav.Calendar, DisplayName: c.DisplayName, Color: c.Color, Order: c.Order, Revision: c.Revision}
+	switch c.Kind {
+	case crmclient.Contact:
+		d.Kind = dav.AddressBook
+	case crmclient.Appointment:
+		d.Components = []string{"VEVENT"}
+	case crmclient.Email:
+		// E-mails are read only (issue 6): the CRM sends them, not the
+		// calendar apps.
+		d.Components, d.ReadOnly = []string{"VJOURNAL"}, true
+	default:
+		d.Components = []string{"VTODO"}
 	}
-	return dav.Collection{Slug: c.Slug, Kind: kind, DisplayName: c.DisplayName, Color: c.Color, Order: c.Order, Revision: c.Revision}
+	return d
 }
 
 func (a storeAdapter) Collections(ctx context.Context, user string) ([]dav.Collection, error) {
@@ -100,4 +110,10 @@ func (a storeAdapter) Changes(ctx context.Context, user, slug string, since int6
 
 func (a storeAdapter) SetProps(ctx context.Context, user, slug string, p dav.Props) error {
 	return davErr(a.st.SetProps(ctx, user, slug, syncstate.Props(p)))
+}
+
+func (a storeAdapter) Query(ctx context.Context, user, slug string, start, end time.Time, withBody bool, fn func(dav.Object) error) error {
+	return davErr(a.st.Query(ctx, user, slug, start, end, withBody, func(it syncstate.Item) error {
+		return fn(dav.Object{Name: it.Href, ETag: it.ETag, Body: it.Body})
+	}))
 }

@@ -44,10 +44,11 @@ func seedBench(b *testing.B, n int) *Store {
 	var snaps []snapshotRow
 	cd := vcardCodec{}
 	for i, it := range items {
-		_, cols, err := cd.parse(it.Body)
+		obj, err := cd.parse(it.Body)
 		if err != nil {
 			b.Fatal(err)
 		}
+		cols := obj.cols
 		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
 		x, _ := EncodeSnapshot(crmclient.Contact, id, cols)
 		maps = append(maps, idmapRow{ItemID: it.ID, CRMKind: "contact", CRMID: id, CRMETag: `W/"1"`})

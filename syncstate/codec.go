@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/emersion/go-vcard"
 
@@ -17,9 +18,9 @@ import (
 // codec converts between the DAV bodies of one kind of collection and CRM
 // columns; there is one per kind, and one sync engine for all.
 type codec interface {
-	// parse checks a client's body: one object with a UID. It returns the
-	// UID and the mapped columns.
-	parse(body []byte) (uid string, cols crmclient.Columns, err error)
+	// parse checks a body: one object with a UID. It returns what the sync
+	// needs of it.
+	parse(body []byte) (object, error)
 	// render writes cols into base (the body the client last stored, nil
 	// for a CRM-born item) and returns the new body.
 	render(cols crmclient.Columns, base []byte, uid string) ([]byte, error)
@@ -27,6 +28,16 @@ type codec interface {
 	columns() []string
 	// ext is the file name extension of new resources.
 	ext() string
+}
+
+// object is what the sync needs of a DAV object.
+type object struct {
+	uid  string
+	kind crmclient.Kind    // the CRM kind of the record behind it
+	cols crmclient.Columns // the mapped columns
+	// start and end are the time span the object covers, for calendar
+	// queries; nil when unknown or unbounded.
+	start, end *time.Time
 }
 
 func codecFor(k crmclient.Kind) (codec, error) {
@@ -56,23 +67,23 @@ func decodeCard(body []byte) (vcard.Card, error) {
 	return card, nil
 }
 
-func (vcardCodec) parse(body []byte) (string, crmclient.Columns, error) {
+func (vcardCodec) parse(body []byte) (object, error) {
 	card, err := decodeCard(body)
 	if err != nil {
-		return "", nil, err
+		return object{}, err
 	}
 	uid := card.Value(vcard.FieldUID)
 	if uid == "" {
-		return "", nil, fmt.Errorf("%w: the vCard has no UID (RFC 6352 §5.1)", ErrInvalid)
+		return object{}, fmt.Errorf("%w: the vCard has no UID (RFC 6352 §5.1)", ErrInvalid)
 	}
 	if card.Value(vcard.FieldFormattedName) == "" && card.Value(vcard.FieldName) == "" {
-		return "", nil, fmt.Errorf("%w: the vCard has neither FN nor N", ErrInvalid)
+		return object{}, fmt.Errorf("%w: the vCard has neither FN nor N", ErrInvalid)
 	}
 	cols, err := mapping.CardColumns(card)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return object{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	return uid, cols, nil
+	return object{uid: uid, kind: crmclient.Contact, cols: cols}, nil
 }
 
 func (vcardCodec) render(cols crmclient.Columns, base []byte, uid string) ([]byte, error) {

@@ -157,6 +157,44 @@ func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn
 	}
 }
 
+// Query calls fn for the items of a collection whose time span may overlap
+// [start, end) — zero bounds are open — in href order, from the span
+// index: items without a known start or end are always included (the
+// caller applies the exact rules).
+func (s *Store) Query(ctx context.Context, owner, slug string, start, end time.Time, withBody bool, fn func(Item) error) error {
+	db := s.db.WithContext(ctx)
+	col, err := s.collection(db, owner, slug)
+	if err != nil {
+		return err
+	}
+	after := ""
+	for {
+		q := db.Where("collection_id = ? AND href > ?", col.ID, after)
+		if !end.IsZero() {
+			q = q.Where("(start IS NULL OR start < ?)", end.UTC())
+		}
+		if !start.IsZero() {
+			q = q.Where(`("end" IS NULL OR "end" > ? OR start IS NULL)`, start.UTC())
+		}
+		if !withBody {
+			q = q.Select("id", "collection_id", "href", "uid", "etag", "revision")
+		}
+		var rows []itemRow
+		if err := q.Order("href").Limit(500).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(r.item()); err != nil {
+				return err
+			}
+		}
+		if len(rows) < 500 {
+			return nil
+		}
+		after = rows[len(rows)-1].Href
+	}
+}
+
 // Change is one entry of a collection's change log.
 type Change struct {
 	Href     string
@@ -314,10 +352,11 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 	if err != nil {
 		return "", false, err
 	}
-	uid, cols, err := cd.parse(body)
+	obj, err := cd.parse(body)
 	if err != nil {
 		return "", false, err
 	}
+	uid, cols := obj.uid, obj.cols
 	etag := etagOf(body)
 	now := s.now().UTC()
 	created := false
@@ -347,39 +386,42 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 		}
 		if !exists {
 			created = true
-			item := itemRow{CollectionID: col.ID, Href: href, UID: uid, ETag: etag, Body: body, Revision: rev}
+			item := itemRow{CollectionID: col.ID, Href: href, UID: uid, ETag: etag, Body: body, Revision: rev, Start: obj.start, End: obj.end}
 			if err := tx.Create(&item).Error; err != nil {
 				return err
 			}
 			crmID := uuid.NewString() // chosen before the first try: a retried create is idempotent
-			if err := tx.Create(&idmapRow{ItemID: item.ID, CRMKind: col.Kind, CRMID: crmID}).Error; err != nil {
+			if err := tx.Create(&idmapRow{ItemID: item.ID, CRMKind: string(obj.kind), CRMID: crmID}).Error; err != nil {
 				return err
 			}
-			empty, err := EncodeSnapshot(crmclient.Kind(col.Kind), crmID, nil)
+			empty, err := EncodeSnapshot(obj.kind, crmID, nil)
 			if err != nil {
 				return err
 			}
 			if err := tx.Create(&snapshotRow{ItemID: item.ID, XML: empty}).Error; err != nil {
 				return err
 			}
-			return s.enqueue(tx, item.ID, col, opCreate, crmID, nonEmpty(cols), now)
+			return s.enqueue(tx, item.ID, col, obj.kind, opCreate, crmID, nonEmpty(cols), now)
 		}
-		_, prev, err := cd.parse(cur.Body)
+		prev, err := cd.parse(cur.Body)
 		if err != nil {
 			return err
-		}
-		changed := Diff(prev, cols)
-		if err := tx.Model(&itemRow{}).Where("id = ?", cur.ID).Updates(map[string]any{"etag": etag, "body": body, "revision": rev}).Error; err != nil {
-			return err
-		}
-		if len(changed) == 0 {
-			return nil // only properties the CRM has no column for changed
 		}
 		var idm idmapRow
 		if err := tx.Where("item_id = ?", cur.ID).Take(&idm).Error; err != nil {
 			return err
 		}
-		return s.enqueue(tx, cur.ID, col, opUpdate, idm.CRMID, changed, now)
+		if string(obj.kind) != idm.CRMKind {
+			return fmt.Errorf("%w: the object would become a %s in the CRM, it is a %s (recreate it instead)", ErrInvalid, obj.kind, idm.CRMKind)
+		}
+		changed := Diff(prev.cols, cols)
+		if err := tx.Model(&itemRow{}).Where("id = ?", cur.ID).Updates(map[string]any{"etag": etag, "body": body, "revision": rev, "start": obj.start, "end": obj.end}).Error; err != nil {
+			return err
+		}
+		if len(changed) == 0 {
+			return nil // only properties the CRM has no column for changed
+		}
+		return s.enqueue(tx, cur.ID, col, obj.kind, opUpdate, idm.CRMID, changed, now)
 	})
 	if err != nil {
 		return "", false, err
@@ -398,12 +440,12 @@ func nonEmpty(cols crmclient.Columns) crmclient.Columns {
 	return out
 }
 
-func (s *Store) enqueue(tx *gorm.DB, itemID int64, col collectionRow, op, crmID string, cols crmclient.Columns, at time.Time) error {
-	x, err := EncodeSnapshot(crmclient.Kind(col.Kind), crmID, cols)
+func (s *Store) enqueue(tx *gorm.DB, itemID int64, col collectionRow, kind crmclient.Kind, op, crmID string, cols crmclient.Columns, at time.Time) error {
+	x, err := EncodeSnapshot(kind, crmID, cols)
 	if err != nil {
 		return err
 	}
-	return tx.Create(&outboxRow{ItemID: itemID, CollectionID: col.ID, Op: op, CRMKind: col.Kind, CRMID: crmID, ActAs: col.Owner,
+	return tx.Create(&outboxRow{ItemID: itemID, CollectionID: col.ID, Op: op, CRMKind: string(kind), CRMID: crmID, ActAs: col.Owner,
 		Columns: x, AcceptedAt: at, State: statePending, NextAttempt: at}).Error
 }
 
@@ -444,7 +486,7 @@ func (s *Store) Delete(ctx context.Context, owner, slug, href string, cond Condi
 		// Enqueued even when the create is still pending: it may have
 		// reached the CRM with its answer lost, or be on its way now. A
 		// delete of a record the CRM never made is a harmless 404.
-		return s.enqueue(tx, cur.ID, col, opDelete, idm.CRMID, nil, now)
+		return s.enqueue(tx, cur.ID, col, crmclient.Kind(idm.CRMKind), opDelete, idm.CRMID, nil, now)
 	})
 }
 

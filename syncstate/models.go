@@ -39,14 +39,16 @@ func (collectionRow) TableName() string { return "collections" }
 // itemRow is the mirror of one DAV object: the body served to clients.
 type itemRow struct {
 	ID           int64  `gorm:"primaryKey"`
-	CollectionID int64  `gorm:"not null;uniqueIndex:idx_item_href,priority:1;uniqueIndex:idx_item_uid,priority:1"`
+	CollectionID int64  `gorm:"not null;uniqueIndex:idx_item_href,priority:1;uniqueIndex:idx_item_uid,priority:1;index:idx_item_span,priority:1"`
 	Href         string `gorm:"size:255;not null;uniqueIndex:idx_item_href,priority:2"` // resource name in the collection
 	UID          string `gorm:"size:255;not null;uniqueIndex:idx_item_uid,priority:2"`
 	ETag         string `gorm:"column:etag;size:80;not null"` // quoted, strong
 	Body         []byte `gorm:"not null"`
 	Revision     int64  `gorm:"not null;index"`
-	Start        *time.Time
-	End          *time.Time
+	// Start and End are the time span a calendar object covers (UTC), for
+	// calendar-query; NULL when unknown or unbounded.
+	Start *time.Time `gorm:"index:idx_item_span,priority:2"`
+	End   *time.Time
 }
 
 func (itemRow) TableName() string { return "items" }

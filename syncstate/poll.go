@@ -242,7 +242,11 @@ func (y *Syncer) addItem(tx *gorm.DB, cd codec, col collectionRow, rec crmclient
 	if err != nil {
 		return err
 	}
-	item := itemRow{CollectionID: col.ID, Href: href, UID: rec.ID, ETag: etagOf(body), Body: body, Revision: rev}
+	obj, err := cd.parse(body)
+	if err != nil {
+		return fmt.Errorf("syncstate: rendered body of %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	item := itemRow{CollectionID: col.ID, Href: href, UID: rec.ID, ETag: etagOf(body), Body: body, Revision: rev, Start: obj.start, End: obj.end}
 	if err := tx.Create(&item).Error; err != nil {
 		return err
 	}

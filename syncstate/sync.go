@@ -217,9 +217,11 @@ func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 	if s.codec, err = codecFor(crmclient.Kind(s.col.Kind)); err != nil {
 		return nil, err
 	}
-	if _, s.mirror, err = s.codec.parse(s.item.Body); err != nil {
+	obj, err := s.codec.parse(s.item.Body)
+	if err != nil {
 		return nil, fmt.Errorf("syncstate: stored body of %s/%s: %w", s.col.Slug, s.item.Href, err)
 	}
+	s.mirror = obj.cols
 	return &s, nil
 }
 
@@ -256,8 +258,13 @@ func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClien
 	if err != nil {
 		return err
 	}
+	obj, err := s.codec.parse(body)
+	if err != nil {
+		return fmt.Errorf("syncstate: rendered body of %s/%s: %w", s.col.Slug, s.item.Href, err)
+	}
 	y.log.Info("CRM change applied", "user", s.col.Owner, "collection", s.col.Slug, "href", s.item.Href, "crm_id", rec.ID, "columns", len(toClient))
-	return tx.Model(&itemRow{}).Where("id = ?", s.item.ID).Updates(map[string]any{"body": body, "etag": etagOf(body), "revision": rev}).Error
+	return tx.Model(&itemRow{}).Where("id = ?", s.item.ID).Updates(map[string]any{"body": body, "etag": etagOf(body), "revision": rev,
+		"start": obj.start, "end": obj.end}).Error
 }
 
 // dropColumns removes columns from pending outbox rows of an item (the CRM
