@@ -22,6 +22,7 @@ type CRM interface {
 	Create(ctx context.Context, as crmclient.User, rec crmclient.Record) (crmclient.Record, error)
 	Update(ctx context.Context, as crmclient.User, kind crmclient.Kind, id, etag string, cols crmclient.Columns, parties []crmclient.Party) (crmclient.Record, error)
 	Delete(ctx context.Context, as crmclient.User, kind crmclient.Kind, id, etag string) error
+	List(ctx context.Context, kind crmclient.Kind, userID string) ([]crmclient.Version, error)
 }
 
 // SyncOptions tune a Syncer.
@@ -38,7 +39,10 @@ type SyncOptions struct {
 	// sync-collection clients (30 days); older sync tokens are refused
 	// and their clients resync.
 	ChangeRetention time.Duration
-	Logger          *slog.Logger
+	// ReconcileInterval is the time between reconciles, which find what
+	// the change feeds missed (6h).
+	ReconcileInterval time.Duration
+	Logger            *slog.Logger
 }
 
 // Syncer moves changes between the store and the CRM: the pusher sends the
@@ -67,6 +71,9 @@ func NewSyncer(st *Store, crm CRM, o SyncOptions) *Syncer {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = max(5*time.Minute, o.RetryMin)
 	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = 6 * time.Hour
+	}
 	if o.ChangeRetention <= 0 {
 		o.ChangeRetention = 30 * 24 * time.Hour
 	}
@@ -92,6 +99,8 @@ func (y *Syncer) Run(ctx context.Context) error {
 	defer poll.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
+	reconcile := time.NewTicker(y.opts.ReconcileInterval)
+	defer reconcile.Stop()
 	// The push timer is set for the earliest moment something falls due; a
 	// kick never postpones it, so steady traffic cannot starve pushes.
 	push := time.NewTimer(0)
@@ -114,6 +123,11 @@ func (y *Syncer) Run(ctx context.Context) error {
 		case <-poll.C:
 		case <-y.kick:
 			schedule(time.Now().Add(y.opts.PushDelay))
+			continue
+		case <-reconcile.C:
+			if err := y.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				y.log.Warn("reconcile failed", "err", err)
+			}
 			continue
 		case <-prune.C:
 			if err := y.st.PruneChanges(ctx, y.st.now().Add(-y.opts.ChangeRetention)); err != nil && ctx.Err() == nil {

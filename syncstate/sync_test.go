@@ -446,3 +446,57 @@ func TestRejectedChange(t *testing.T) {
 		t.Errorf("a rejected change was retried: %q", w)
 	}
 }
+
+// forgetfulFeed loses what a change feed says, as a feed can miss things.
+type forgetfulFeed struct{ syncstate.CRM }
+
+func (f forgetfulFeed) Changes(ctx context.Context, k crmclient.Kind, token string) (crmclient.ChangeSet, error) {
+	cs, err := f.CRM.Changes(ctx, k, token)
+	if token != "" {
+		cs.Changed, cs.Deleted = nil, nil
+	}
+	return cs, err
+}
+
+// TestReconcileFindsWhatTheFeedMissed: a deletion and an update the feed
+// never reported are found by the periodic reconcile.
+func TestReconcileFindsWhatTheFeedMissed(t *testing.T) {
+	f := setUp(t)
+	gone, _ := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Contact, ID: uuid.NewString(), Columns: crmclient.Columns{"lastname": "Gone"}})
+	changed, _ := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Contact, ID: uuid.NewString(), Columns: crmclient.Columns{"lastname": "Changed", "jobtitle": "old"}})
+	f.round(t)
+	f.sync = syncstate.NewSyncer(f.st, forgetfulFeed{f.env.Client}, syncstate.SyncOptions{PushDelay: time.Hour})
+	if err := f.env.Client.Delete(ctx(t), f.alice, crmclient.Contact, gone.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Client.Update(ctx(t), f.alice, crmclient.Contact, changed.ID, changed.ETag, crmclient.Columns{"jobtitle": "new"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	added, _ := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Contact, ID: uuid.NewString(), Columns: crmclient.Columns{"lastname": "Added"}})
+	f.round(t)
+	if _, err := f.st.Get(ctx(t), "alice", "contacts", gone.ID+".vcf"); err != nil {
+		t.Fatalf("the forgetful feed already reported the deletion: %v", err)
+	}
+	f.env.CRM.RecordRequests(true)
+	if err := f.sync.Reconcile(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Get(ctx(t), "alice", "contacts", gone.ID+".vcf"); !errors.Is(err, syncstate.ErrNotFound) {
+		t.Errorf("deleted record still served after reconcile: %v", err)
+	}
+	if _, c := f.item(t, changed.ID+".vcf"); c.Value(vcard.FieldTitle) != "new" {
+		t.Errorf("missed update: TITLE %q", c.Value(vcard.FieldTitle))
+	}
+	if _, err := f.st.Get(ctx(t), "alice", "contacts", added.ID+".vcf"); err != nil {
+		t.Errorf("missed create: %v", err)
+	}
+	gets := 0
+	for _, r := range f.env.CRM.Requests() {
+		if r.Method == http.MethodGet && strings.Contains(r.URI, "contacts(") {
+			gets++
+		}
+	}
+	if gets != 2 {
+		t.Errorf("reconcile read %d records, want 2 (the changed and the added; unchanged ones cost nothing)", gets)
+	}
+}
