@@ -41,6 +41,7 @@ type Server struct {
 	dav      http.Handler
 	auth     *authCache
 	failures *failureLimiter
+	metrics  *metrics
 	round    singleflight.Group // one manual round at a time
 	rounds   sync.WaitGroup     // manual rounds running
 }
@@ -57,6 +58,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodySize = 10 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, auth: newAuthCache(5 * time.Minute), failures: newFailureLimiter(20, time.Minute)}
+	s.metrics = newMetrics(cfg.Store)
 	s.dav = dav.NewHandler(storeAdapter{cfg.Store, cfg.Syncer}, cfg.Logger, dav.Options{MaxBodySize: cfg.MaxBodySize})
 	return s
 }
@@ -65,6 +67,7 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("POST /sync", s.authenticated(http.HandlerFunc(s.serveSync)))
 	mux.Handle("/", s.authenticated(s.dav))
 	return s.logged(mux)
@@ -293,6 +296,7 @@ func (s *Server) logged(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logKey{}, sw)))
+		s.metrics.observe(r.Method, sw.status, time.Since(start))
 		level := slog.LevelInfo
 		if sw.status >= 500 {
 			level = slog.LevelError
