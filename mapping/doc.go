@@ -87,4 +87,149 @@
 // What a card cannot hold, and so does not read back the same: an address
 // line containing a newline, a date column that is not "YYYY-MM-DD", and text
 // ending in a carriage return (go-vcard drops it on the wire).
+//
+// # Activities
+//
+// CalendarActivity reads an Activity (columns, parties, exceptions, time
+// span) from a calendar object resource (RFC 4791 §4.1: one UID, VTIMEZONEs
+// kept); ActivityCalendar writes one into the object the client last stored,
+// rewriting only the properties whose columns changed. ActivityColumns and
+// PartyRoles list what is mapped per kind; everything else in the body
+// (VALARM, ATTACH, CATEGORIES, COLOR, URL, SEQUENCE, DTSTAMP, X- properties,
+// other params) stays as the client wrote it.
+//
+//	iCalendar (RFC 5545)                        activity column or party
+//	------------------------------------------  ------------------------------------------
+//	VEVENT (appointment; with RRULE             appointment / recurringappointmentmaster
+//	  recurringappointmentmaster)
+//	SUMMARY (§3.8.1.12)                         subject
+//	DESCRIPTION (§3.8.1.5)                      description (a change drops X-ALT-DESC
+//	                                              and ALTREP, which would contradict it)
+//	LOCATION (§3.8.1.7)                         location
+//	DTSTART / DTEND or DURATION (§3.8.2.4,      scheduledstart / scheduledend (UTC);
+//	  §3.8.2.2, §3.8.2.5)                         master: starttime / endtime, duration
+//	                                              (minutes), patternstartdate (local date
+//	                                              of DTSTART at 00:00 UTC)
+//	DTSTART;VALUE=DATE                          isalldayevent "true"; start 00:00 UTC of
+//	                                              the date, end 00:00 UTC of DTEND's date
+//	                                              (exclusive; no DTEND: the next day)
+//	STATUS (§3.8.1.11) TENTATIVE / CONFIRMED /  statecode/statuscode 0/2, 3/5, 2/4; none:
+//	  CANCELLED                                   0/1 (see States below)
+//	PRIORITY (§3.8.1.9) 1–4 / 5 / 6–9           prioritycode 2 / 1 / 0; 0 or none: null
+//	ORGANIZER (§3.8.4.3) mailto:                party Organizer
+//	ATTENDEE (§3.8.4.1) mailto:, ROLE=REQ-      party RequiredAttendee
+//	  PARTICIPANT, CHAIR or none
+//	ATTENDEE ROLE=OPT- or NON-PARTICIPANT       party OptionalAttendee
+//	RRULE (§3.8.5.3)                            recurrencepatterntype, interval,
+//	                                              daysofweekmask, dayofmonth, instance,
+//	                                              monthofyear, isnthmonthly, isnthyearly,
+//	                                              isweekdaypattern, patternendtype,
+//	                                              occurrences, patternenddate,
+//	                                              firstdayofweek (Recurrence below)
+//	EXDATE (§3.8.5.1)                           Exception{Deleted: true}
+//	VEVENT with RECURRENCE-ID (§3.8.4.4)        Exception{Columns: appointment columns}
+//	VTODO (task, phonecall, letter, fax)
+//	SUMMARY / DESCRIPTION                       subject / description
+//	DTSTART / DUE (§3.8.2.3; DTSTART+DURATION)  scheduledstart / scheduledend
+//	COMPLETED (§3.8.2.1)                        actualend
+//	STATUS NEEDS-ACTION or none / IN-PROCESS /  statecode 0 / 0 / 1 / 2 (task statuscode
+//	  COMPLETED / CANCELLED                       2, 3, 5, 6; phone call 1, 1, 2, 3;
+//	                                              letter 1, 1, 4, 5; fax 1, 1, 2, 5)
+//	PRIORITY                                    prioritycode, as for VEVENT
+//	PERCENT-COMPLETE (§3.8.1.8)                 percentcomplete (task only)
+//	X-CRMDAV-PHONE-NUMBER                       phonenumber (phone call)
+//	X-CRMDAV-ADDRESS                            address (letter)
+//	X-CRMDAV-FAX-NUMBER, X-CRMDAV-PAGES         faxnumber, numberofpages (fax)
+//	X-CRMDAV-DIRECTION OUTGOING / INCOMING      directioncode true / false (phone call,
+//	                                              letter, fax)
+//	VJOURNAL (email; read-only collection)
+//	SUMMARY / DESCRIPTION                       subject / description (the CRM's HTML, as is)
+//	DTSTART                                     senton
+//	STATUS DRAFT / FINAL / CANCELLED            statecode/statuscode 0/1, 1/3, 2/5
+//	ORGANIZER / ATTENDEE / ATTENDEE ROLE=OPT-   party Sender / ToRecipient / CCRecipient
+//	  PARTICIPANT
+//
+// The rules behind the table:
+//
+//   - Times: the CRM holds UTC. A DATE-TIME with TZID is read through the
+//     object's VTIMEZONE (else Go's zone of that name); a changed time is
+//     written in the form of the property it replaces (its TZID, floating or
+//     UTC), an unchanged one keeps its bytes. A floating time, and a TZID
+//     nobody knows, is read as UTC and reported in Activity.Approximated. A
+//     DURATION that still gives the end stays; otherwise the end becomes
+//     DTEND (DUE for a to-do). A to-do's DATE stays a DATE while the column is
+//     at 00:00 UTC. COMPLETED is always UTC.
+//   - States: STATUS says the class of statecode/statuscode; the class's
+//     default codes are in the table. Codes that are not their class's
+//     default (an appointment completed, 1/3, or busy-out-of-office, 3/6; a
+//     phone call received, 1/4) are kept in X-CRMDAV-STATE:<state>/<status>,
+//     which counts only while its codes fall in the class STATUS names: a
+//     client changing STATUS always wins. A task is IN-PROCESS when its
+//     statuscode is 3 (in progress) or its percentcomplete is above 0.
+//   - Priority: 0/1/2 ⇄ 9/5/1; PRIORITY 0 (undefined) and no PRIORITY are
+//     null, so that every CRM value reads back exactly.
+//   - Parties: only mailto: addresses map (compared without case); an
+//     ORGANIZER or ATTENDEE with another URI (urn:uuid:, a room) is no party
+//     and stays. Read parties carry Role and Address only: the caller
+//     resolves addresses to CRM records, and unresolved ones stay in the body.
+//     Written parties replace the mapped ones only when the set (role,
+//     address) changed; an attendee whose address stays keeps its params
+//     (PARTSTAT, CN, RSVP, CUTYPE…), ROLE changing only when required/optional
+//     does. A party known only by PartyID (no Address) cannot be written and
+//     is skipped. Nil Parties leave the body's parties alone. To-dos map no
+//     parties: the from/to of phone calls, letters and faxes stay in the CRM,
+//     and ORGANIZER/ATTENDEE of a VTODO stay in the body. An e-mail's BCC is
+//     never written; its computed sender/torecipients columns are not mapped
+//     (the parties are).
+//   - Recurrence: the pattern is in the event's own time zone (the days and
+//     dates of DTSTART's TZID). FREQ DAILY/WEEKLY/MONTHLY/YEARLY ⇄ pattern type
+//     0–3; INTERVAL ⇄ interval (1 when absent, not written when 1); BYDAY days
+//     ⇄ daysofweekmask (Sunday 0x01 … Saturday 0x40); DAILY with
+//     BYDAY=MO,TU,WE,TH,FR ⇄ isweekdaypattern; DAILY with other days is that
+//     weekly pattern; BYMONTHDAY ⇄ dayofmonth; BYDAY=2MO or BYDAY=…;BYSETPOS=2
+//     ⇄ isnthmonthly/isnthyearly with instance 2 (-1 ⇄ instance 5, last);
+//     BYMONTH ⇄ monthofyear; COUNT ⇄ patternendtype 2 + occurrences; UNTIL ⇄
+//     patternendtype 3 + patternenddate (the local date UNTIL falls on, at
+//     00:00 UTC; written as the end of that local day, in UTC, or as a DATE
+//     for an all-day series); neither ⇄ patternendtype 1; WKST ⇄
+//     firstdayofweek (0 Sunday … 6 Saturday). A missing day, month or weekday
+//     is DTSTART's. Columns that do not apply to the pattern type are null.
+//   - Approximation: a rule the CRM cannot hold (FREQ=HOURLY and finer,
+//     BYHOUR, BYMINUTE, BYWEEKNO, BYYEARDAY, several BYMONTHDAY or BYMONTH,
+//     BYMONTHDAY=-1 (read as 31), ordinals other than 1–4 and -1, RDATE,
+//     EXRULE, several RRULEs, RANGE=THISANDFUTURE) is read as the nearest
+//     pattern and reported in Activity.Approximated, readable, for the logs
+//     and status; the body keeps the client's rule, since an RRULE is
+//     rewritten only when its pattern columns change (then as the CRM's
+//     pattern, whole). Recurring to-dos and journals and overridden to-dos
+//     are reported the same way and stay in the body only.
+//   - Exceptions: an overridden instance (a VEVENT with RECURRENCE-ID) is an
+//     Exception with the original start in UTC and its appointment columns;
+//     the sync engine makes it an appointment with seriesid,
+//     originalstartdate and instancetypecode 3. A deleted instance (EXDATE)
+//     is an Exception with Deleted set: Dataverse has no writable column for
+//     it (deletedexceptionslist is read only) and represents it by the
+//     instance's absence, so the engine deletes that instance. EXDATE stays
+//     in the body: values no longer deleted are removed, new ones added in
+//     DTSTART's form; new overrides take DTSTART's form for RECURRENCE-ID and
+//     the master's columns for what the Exception does not give. Rendering a
+//     plain Appointment into a recurring body removes RRULE, RDATE, EXDATE
+//     and the overrides.
+//   - CRM-born objects: VERSION 2.0, PRODID ProdID, UID as given, times in
+//     UTC, DTSTAMP from the modifiedon column when Columns carries it (the
+//     mapping reads no clock), else 1970-01-01.
+//   - Time span (Activity.Start/End, RFC 4791 §9.9): an event's DTSTART to
+//     its end; a bounded series to the end of its last instance (expanded at
+//     day granularity or coarser, at most 200 years or 100,000 instances),
+//     an open one unbounded (zero End); overrides and RDATEs widen it. To-dos
+//     follow the §9.9 VTODO table (DTSTART/DUE/DURATION, else COMPLETED and
+//     CREATED, else unbounded). Floating times and DATEs are widened by 14
+//     hours on each side, the largest UTC offsets, so that an index on the
+//     span never misses; the caller checks the exact zone if it must.
+//
+// What an object cannot hold, and so does not read back the same: null
+// isalldayevent or interval (read as false, 1), a zero-length all-day event,
+// text with a carriage return, pattern columns that do not apply to the
+// pattern type, starttime/endtime/duration/patternstartdate that contradict
+// one another, and a null statecode of a to-do.
 package mapping
