@@ -47,7 +47,30 @@ var (
 	// MKCALENDAR: collections are defined by the CRM. Its content is a
 	// human-readable reason (DAV:error may hold any element, RFC 4918 §16).
 	condByCRM = xml.Name{Space: nsCrmdav, Local: "collections-defined-by-crm"}
+
+	// RFC 4791 §5.3.2.1 (PUT), §7.8 (calendar-query), §9.6.
+	condValidCalendarData     = ln("valid-calendar-data")
+	condValidCalendarObject   = ln("valid-calendar-object-resource")
+	condSupportedCalComponent = ln("supported-calendar-component")
+	condSupportedCalData      = ln("supported-calendar-data")
+	condCalNoUIDConflict      = ln("no-uid-conflict")
+	condValidFilter           = ln("valid-filter")
+	condSupportedFilter       = ln("supported-filter")
+	condCalCollation          = ln("supported-collation")
+	condNeedPrivileges        = dn("need-privileges") // RFC 3744 §7.1.1
+	// condNotImplemented is our own element for a request option dav
+	// declines (C:expand, C:limit-recurrence-set, C:limit-freebusy-set):
+	// no RFC precondition says "not implemented"; its text says what.
+	condNotImplemented = xml.Name{Space: nsCrmdav, Local: "not-implemented"}
 )
+
+// needPrivileges is 403 with DAV:need-privileges naming the resource and
+// the privilege withheld (RFC 3744 §7.1.1).
+func needPrivileges(path, priv string, format string, args ...any) error {
+	return &httpError{Status: http.StatusForbidden, Cond: condNeedPrivileges,
+		XML: "<D:resource>" + hrefXML(path) + "<D:privilege><D:" + priv + "/></D:privilege></D:resource>",
+		Err: fmt.Errorf(format, args...)}
+}
 
 // httpError is an answer other than success: a status, optionally a
 // precondition element for a DAV:error body, and the reason, which is
@@ -57,6 +80,7 @@ type httpError struct {
 	Cond   xml.Name // zero: no DAV:error body
 	Href   string   // escaped; inside Cond (no-uid-conflict)
 	Text   string   // human-readable text inside Cond (our own elements)
+	XML    string   // inner XML of Cond, using the root's prefixes
 	Err    error
 }
 
@@ -104,7 +128,7 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Cond.Local != "" {
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 		w.WriteHeader(e.Status)
-		writeErrorBody(w, e.Cond, e.Href, e.Text)
+		writeErrorBody(w, e.Cond, e.Href, e.Text, e.XML)
 		return
 	}
 	msg := http.StatusText(e.Status)
@@ -130,13 +154,15 @@ func (h *handler) logRefused(r *http.Request, status int, reason string) {
 
 // writeErrorBody writes a DAV:error body (RFC 4918 §16) holding one
 // precondition element, with an href or a text inside when given.
-func writeErrorBody(w io.Writer, cond xml.Name, href, text string) {
+func writeErrorBody(w io.Writer, cond xml.Name, href, text, inner string) {
 	var b strings.Builder
 	b.WriteString(xml.Header)
 	b.WriteString(`<D:error` + xmlnsDecl + `>`)
-	inner := esc(text)
-	if href != "" {
+	switch {
+	case href != "":
 		inner = hrefXML0(href)
+	case inner == "":
+		inner = esc(text)
 	}
 	b.WriteString(element(cond, inner))
 	b.WriteString("</D:error>\n")

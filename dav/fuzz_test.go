@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-ical"
 )
 
 var fuzzSeeds = []string{
@@ -68,14 +70,19 @@ func FuzzCard(f *testing.F) {
 // FuzzRequests sends fuzzed bodies through the whole handler, as PROPFIND,
 // REPORT and PUT on every kind of path: never a panic, never a 500.
 func FuzzRequests(f *testing.F) {
-	for i, s := range fuzzSeeds {
+	for i, s := range append(fuzzSeeds, calFuzzSeeds...) {
 		f.Add(uint8(i), uint8(i/3), []byte(s))
 	}
+	for i, s := range calFuzzObjects {
+		f.Add(uint8(2), uint8(7+i%2), []byte(s))
+	}
 	methods := []string{"PROPFIND", "REPORT", "PUT", "PROPPATCH", "MKCOL"}
-	paths := []string{"/", "/dav/", "/dav/principals/alice/", "/dav/alice/", "/dav/alice/contacts/", "/dav/alice/contacts/a.vcf", "/dav/bob/contacts/"}
+	paths := []string{"/", "/dav/", "/dav/principals/alice/", "/dav/alice/", "/dav/alice/contacts/", "/dav/alice/contacts/a.vcf", "/dav/bob/contacts/",
+		"/dav/alice/all/", "/dav/alice/all/w.ics", "/dav/alice/mail/"}
 	f.Fuzz(func(t *testing.T, m, p uint8, body []byte) {
 		st := newMemStore()
 		st.Put(context.Background(), "alice", "contacts", "a.vcf", []byte(card("a", "Ann", "EMAIL;TYPE=work:a@example.org")), Conditions{})
+		st.Put(context.Background(), "alice", "all", "w.ics", []byte(calFuzzObjects[0]), Conditions{})
 		h := NewHandler(st, slog.New(slog.DiscardHandler), Options{MaxBodySize: 1 << 16})
 		req := httptest.NewRequest(methods[int(m)%len(methods)], paths[int(p)%len(paths)], bytes.NewReader(body))
 		req.Header.Set("Depth", []string{"0", "1"}[int(m/8)%2])
@@ -146,5 +153,94 @@ func FuzzSyncToken(f *testing.F) {
 			t.Fatalf("%q accepted for another user", tok)
 		}
 		parseSyncToken(after, user, slug, cur)
+	})
+}
+
+var calFuzzSeeds = []string{
+	calQuery("", rangeFilter("VEVENT", "20240101T000000Z", "20240201T000000Z")),
+	calQuery("<L:calendar-data/>", rangeFilter("VTODO", "", "20240201T000000Z")),
+	calQuery("<L:calendar-data><L:expand start=\"20240101T000000Z\" end=\"20240201T000000Z\"/></L:calendar-data>", rangeFilter("VJOURNAL", "20240101T000000Z", "")),
+	calQuery("", `<L:filter><L:comp-filter name="VCALENDAR" test="anyof"><L:comp-filter name="VEVENT"><L:prop-filter name="ATTENDEE"><L:param-filter name="PARTSTAT"><L:text-match negate-condition="yes">x</L:text-match></L:param-filter></L:prop-filter><L:comp-filter name="VALARM"><L:is-not-defined/></L:comp-filter></L:comp-filter></L:comp-filter></L:filter>`+brisbane),
+	calQuery("", `<L:filter><L:comp-filter name="VCALENDAR"><L:comp-filter name="VTODO"><L:prop-filter name="COMPLETED"><L:time-range start="20240101T000000Z"/></L:prop-filter></L:comp-filter></L:comp-filter></L:filter>`),
+	calMultiget("<D:getetag/><L:calendar-data/>", "/dav/alice/all/a.ics"),
+}
+
+// calFuzzObjects are stored objects the fuzzed queries run over: a
+// recurring event with an override and an EXDATE in a VTIMEZONE, a
+// todo, a journal.
+var calFuzzObjects = []string{
+	customTZ(append(comp("VEVENT", "w", "DTSTART;TZID=/custom/W. Europe Standard Time:20240101T100000", "DURATION:PT1H", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE", "EXDATE:20240103T090000Z", "SUMMARY:Weekly",
+		"ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.com", "BEGIN:VALARM", "TRIGGER:-PT5M", "ACTION:DISPLAY", "END:VALARM"),
+		comp("VEVENT", "w", "RECURRENCE-ID;TZID=/custom/W. Europe Standard Time:20240108T100000", "DTSTART:20240301T100000Z")...)...),
+	vcal(comp("VTODO", "t", "DUE;VALUE=DATE:20240110", "COMPLETED:20240111T000000Z", "RRULE:FREQ=DAILY;COUNT=3")...),
+	vcal(comp("VJOURNAL", "j", "DTSTART;VALUE=DATE:20240110", "RDATE;VALUE=PERIOD:20240201T000000Z/PT1H")...),
+}
+
+// FuzzCalendarQuery: calendar-query bodies are parsed and matched against
+// stored objects without a panic; whatever parses has a VCALENDAR root.
+func FuzzCalendarQuery(f *testing.F) {
+	for _, s := range append(calFuzzSeeds, fuzzSeeds...) {
+		f.Add([]byte(s))
+	}
+	var cals []*ical.Calendar
+	for _, o := range calFuzzObjects {
+		c, err := decodeCalendar([]byte(o))
+		if err != nil {
+			f.Fatal(err)
+		}
+		cals = append(cals, c)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		root, err := parseTree(body)
+		if err != nil {
+			return
+		}
+		parsePropReq(root)
+		cf, err := parseCalFilter(root.child(ln("filter")))
+		if err != nil {
+			return
+		}
+		if cf.name != "VCALENDAR" {
+			t.Fatalf("filter root %q", cf.name)
+		}
+		float, err := parseQueryTimezone(root.child(ln("timezone")))
+		if err != nil {
+			return
+		}
+		cf.bounds()
+		for _, c := range cals {
+			matchCalendar(cf, c, float)
+		}
+	})
+}
+
+// FuzzCalendarPut: the PUT check of iCalendar bodies never panics, and
+// what it accepts can be matched against time ranges.
+func FuzzCalendarPut(f *testing.F) {
+	for _, s := range calFuzzObjects {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(event("x", "DTSTART;VALUE=DATE:20240101", "RRULE:FREQ=YEARLY;UNTIL=20300101")))
+	f.Add([]byte(vcal(comp("VTODO", "x", "X-A;X-B=a\"b\"c;X-C=\"q\":v")...)))
+	filters := []*compFilter{}
+	for _, s := range calFuzzSeeds[:5] {
+		root, _ := parseTree([]byte(s))
+		cf, err := parseCalFilter(root.child(ln("filter")))
+		if err != nil {
+			f.Fatal(err)
+		}
+		filters = append(filters, cf)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if checkCalendar(Collection{}, body) != nil {
+			return
+		}
+		cal, err := decodeCalendar(body)
+		if err != nil {
+			t.Fatalf("accepted but not decoded: %v", err)
+		}
+		for _, cf := range filters {
+			matchCalendar(cf, cal, utcZone{})
+		}
 	})
 }

@@ -18,6 +18,13 @@ type Options struct {
 	// MaxBodySize bounds a request body in bytes (PUT, PROPFIND, REPORT);
 	// a larger body is refused with 413. Zero means DefaultMaxBodySize.
 	MaxBodySize int64
+	// UserAddress returns a user's calendar user address, an e-mail
+	// address ("ann@example.com") or a URI ("mailto:ann@example.com"),
+	// for the principal's calendar-user-address-set (RFC 6638 §2.4.1),
+	// which clients use to recognise the user among an event's organizer
+	// and attendees. nil, or "" for a user, leaves the property out (404
+	// in its propstat): the Store knows no e-mail addresses.
+	UserAddress func(user string) string
 }
 
 // DefaultMaxBodySize is the request body limit when Options leave it zero.
@@ -32,26 +39,34 @@ const (
 	davRoot       = "/dav/"
 	principalsDir = "principals"
 	wellKnownCard = "/.well-known/carddav"
+	wellKnownCal  = "/.well-known/caldav"
 )
+
+// calendarType is the Content-Type of every iCalendar object we serve
+// (RFC 5545 §8.1, RFC 4791 §4.1).
+const calendarType = "text/calendar; charset=utf-8"
 
 // handler is the CardDAV entry point. It serves every method itself:
 // go-webdav v0.6.0 builds multistatus answers in memory, re-encodes
 // stored vCards and lacks sync-collection, PROPPATCH and the limits
 // (DESIGN "dav").
 type handler struct {
-	st  Store
-	log *slog.Logger
-	max int64
+	st      Store
+	log     *slog.Logger
+	max     int64
+	address func(user string) string
 }
 
-// NewHandler returns the CardDAV handler for the paths /.well-known/carddav,
-// / (discovery only) and /dav/…. Every request's context must carry the
-// authenticated user (WithUser): the server authenticates before dav.
+// NewHandler returns the CardDAV and CalDAV handler for the paths
+// /.well-known/carddav, /.well-known/caldav, / (discovery only) and
+// /dav/…. Every request's context must carry the authenticated user
+// (WithUser): the server authenticates before dav.
 //
 // Layout: /dav/ (context path), /dav/principals/<user>/ (principal),
-// /dav/<user>/ (address book home), /dav/<user>/<slug>/ (address books),
-// /dav/<user>/<slug>/<name> (vCards). A user never reaches another user's
-// paths (403).
+// /dav/<user>/ (the home of address books and calendars),
+// /dav/<user>/<slug>/ (address books and calendars),
+// /dav/<user>/<slug>/<name> (vCards, iCalendar objects). A user never
+// reaches another user's paths (403).
 func NewHandler(st Store, log *slog.Logger, opts Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -59,7 +74,20 @@ func NewHandler(st Store, log *slog.Logger, opts Options) http.Handler {
 	if opts.MaxBodySize <= 0 {
 		opts.MaxBodySize = DefaultMaxBodySize
 	}
-	return &handler{st: st, log: log, max: opts.MaxBodySize}
+	return &handler{st: st, log: log, max: opts.MaxBodySize, address: opts.UserAddress}
+}
+
+// userAddress is the mailto: URI of user for calendar-user-address-set,
+// or "" when Options.UserAddress does not know it.
+func (h *handler) userAddress(user string) string {
+	if h.address == nil {
+		return ""
+	}
+	a := strings.TrimSpace(h.address(user))
+	if a == "" || strings.HasPrefix(strings.ToLower(a), "mailto:") {
+		return a
+	}
+	return "mailto:" + a
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +102,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		// The server authenticates before dav: this is a wiring bug.
 		return fmt.Errorf("dav: request without an authenticated user")
 	}
-	if r.URL.Path == wellKnownCard {
+	if r.URL.Path == wellKnownCard || r.URL.Path == wellKnownCal {
 		// RFC 6764 §5: the well-known URI redirects (301, 303 or 307) to
 		// the context path, where PROPFIND finds current-user-principal
 		// (RFC 6764 §6). 307, because it keeps the method and body: Go's
@@ -209,10 +237,11 @@ func (h *handler) collection(r *http.Request, t target) (Collection, error) {
 	return c, nil
 }
 
-// davClasses is the DAV header of OPTIONS (RFC 4918 §10.1, RFC 6352 §6.1).
-// extended-mkcol (RFC 5689 §3) is not offered, as collections come from
-// the CRM; calendar-access (RFC 4791 §5.1) joins when calendars are served.
-const davClasses = "1, 3, addressbook"
+// davClasses is the DAV header of OPTIONS (RFC 4918 §10.1, RFC 6352 §6.1,
+// RFC 4791 §5.1). extended-mkcol (RFC 5689 §3) is not offered, as
+// collections come from the CRM (MKCALENDAR is refused too, which RFC 4791
+// §5.3.1 allows: support for it is optional).
+const davClasses = "1, 3, calendar-access, addressbook"
 
 // serveOptions answers OPTIONS.
 func (h *handler) serveOptions(w http.ResponseWriter, t target) error {
@@ -222,14 +251,15 @@ func (h *handler) serveOptions(w http.ResponseWriter, t target) error {
 	return nil
 }
 
-// serveGet serves a vCard as stored: the bytes the Store holds, never a
+// serveGet serves an object as stored: the bytes the Store holds, never a
 // re-encoding, so that the ETag names exactly these bytes.
 func (h *handler) serveGet(w http.ResponseWriter, r *http.Request, t target) error {
 	if t.kind != kindObject {
 		w.Header().Set("Allow", allowed(t))
 		return failf(http.StatusMethodNotAllowed, "GET on a collection")
 	}
-	if _, err := h.collection(r, t); err != nil {
+	c, err := h.collection(r, t)
+	if err != nil {
 		return err
 	}
 	o, err := h.st.Get(r.Context(), t.user, t.slug, t.name)
@@ -237,7 +267,7 @@ func (h *handler) serveGet(w http.ResponseWriter, r *http.Request, t target) err
 		return err
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", vcardType)
+	hd.Set("Content-Type", kinds[c.Kind].contentType)
 	hd.Set("ETag", o.ETag)
 	// RFC 9110 §13.1.2: If-None-Match on GET uses weak comparison.
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatch(inm, o.ETag, true) {
@@ -253,36 +283,51 @@ func (h *handler) serveGet(w http.ResponseWriter, r *http.Request, t target) err
 }
 
 // servePut stores the client's bytes as sent (DESIGN invariant 4), after
-// checking that they are one vCard with a UID. Conditions go to the
-// Store, which evaluates them atomically with the write (invariant 3).
+// checking them as the collection's kind asks (kindInfo.check: one vCard
+// with a UID; one iCalendar object resource, RFC 4791 §4.1). Conditions
+// go to the Store, which evaluates them atomically with the write
+// (invariant 3).
 func (h *handler) servePut(w http.ResponseWriter, r *http.Request, t target) error {
 	if t.kind != kindObject {
 		w.Header().Set("Allow", allowed(t))
-		return failf(http.StatusMethodNotAllowed, "PUT outside an address book")
+		return failf(http.StatusMethodNotAllowed, "PUT outside an address book or calendar")
 	}
 	if err := checkName(t.name); err != nil {
 		return err
 	}
-	if _, err := h.collection(r, t); err != nil {
+	c, err := h.collection(r, t)
+	if err != nil {
 		return err
 	}
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	if c.ReadOnly {
+		// RFC 3744 §7.1.1; a new member needs bind on the collection, a
+		// replaced one write-content on itself: both are withheld.
+		return needPrivileges(objectPath(t.user, t.slug, t.name), "write-content",
+			"the collection %q is read-only", c.Slug)
+	}
+	k := kinds[c.Kind]
+	if err := k.checkType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
 	body, err := h.readBody(r)
 	if err != nil {
 		return err
 	}
-	if err := checkCard(body); err != nil {
+	if err := k.check(c, body); err != nil {
 		return err
 	}
 	cond := Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 	etag, created, err := h.st.Put(r.Context(), t.user, t.slug, t.name, body, cond)
 	if err != nil {
-		var c *UIDConflict
-		if errors.As(err, &c) && c.Name != "" {
-			return &httpError{Status: http.StatusConflict, Cond: condNoUIDConflict,
-				Href: hrefPath(objectPath(t.user, t.slug, c.Name)), Err: err}
+		var uc *UIDConflict
+		switch {
+		case errors.As(err, &uc) && uc.Name != "":
+			return &httpError{Status: http.StatusConflict, Cond: k.uidConflict,
+				Href: hrefPath(objectPath(t.user, t.slug, uc.Name)), Err: err}
+		case errors.Is(err, ErrConflict):
+			return &httpError{Status: http.StatusConflict, Cond: k.uidConflict, Err: err}
+		case errors.Is(err, ErrInvalid):
+			return &httpError{Status: http.StatusForbidden, Cond: k.invalid, Err: err}
 		}
 		return err
 	}
@@ -300,15 +345,21 @@ func (h *handler) servePut(w http.ResponseWriter, r *http.Request, t target) err
 	return nil
 }
 
-// serveDelete deletes one vCard if If-Match / If-None-Match hold; go-webdav
+// serveDelete deletes one object if If-Match / If-None-Match hold; go-webdav
 // v0.6.0 ignores them on DELETE. Collections belong to the CRM.
 func (h *handler) serveDelete(w http.ResponseWriter, r *http.Request, t target) error {
 	if t.kind != kindObject {
 		w.Header().Set("Allow", allowed(t))
 		return failf(http.StatusMethodNotAllowed, "collections are defined by the CRM and cannot be deleted")
 	}
-	if _, err := h.collection(r, t); err != nil {
+	c, err := h.collection(r, t)
+	if err != nil {
 		return err
+	}
+	if c.ReadOnly {
+		// RFC 3744 §7.1.1: DELETE needs unbind on the collection.
+		return needPrivileges(collectionPath(t.user, t.slug), "unbind",
+			"the collection %q is read-only", c.Slug)
 	}
 	cond := Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 	if err := h.st.Delete(r.Context(), t.user, t.slug, t.name, cond); err != nil {

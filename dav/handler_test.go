@@ -253,9 +253,9 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("resourcetype %q", rt)
 	}
 
-	// The home lists the address books, not the calendar.
+	// The home lists the address books and the calendars.
 	ms = parseMS(t, f.do("alice", "PROPFIND", "/dav/alice/", propfindDiscovery, "Depth", "1"))
-	if got := ms.hrefs(); len(got) != 2 || got[0] != "/dav/alice/" || got[1] != "/dav/alice/contacts/" {
+	if got := ms.hrefs(); len(got) != 7 || got[0] != "/dav/alice/" || got[1] != "/dav/alice/contacts/" || got[2] != "/dav/alice/calendar/" {
 		t.Fatalf("home Depth 1: %v", got)
 	}
 	r, _ = ms.find("/dav/alice/contacts/")
@@ -338,9 +338,6 @@ func TestPropfindDepth(t *testing.T) {
 	}
 	if a := f.do("alice", "PROPFIND", "/dav/alice/contacts/nope.vcf", body, "Depth", "0"); a.status != http.StatusNotFound {
 		t.Fatalf("PROPFIND missing object: %d", a.status)
-	}
-	if a := f.do("alice", "PROPFIND", "/dav/alice/calendar/", body, "Depth", "0"); a.status != http.StatusNotFound {
-		t.Fatalf("PROPFIND calendar: %d", a.status)
 	}
 }
 
@@ -566,7 +563,7 @@ func TestBadInput(t *testing.T) {
 		{"PUT too deep", "PUT", "/dav/alice/contacts/sub/x.vcf", card("x", "X"), nil, 404, ""},
 		{"PUT outside dav", "PUT", "/x.vcf", card("x", "X"), nil, 404, ""},
 		{"PUT into no address book", "PUT", "/dav/alice/nosuch/x.vcf", card("x", "X"), nil, 404, ""},
-		{"PUT into a calendar", "PUT", "/dav/alice/calendar/x.vcf", card("x", "X"), nil, 404, ""},
+		{"PUT a vCard into a calendar", "PUT", "/dav/alice/calendar/x.vcf", card("x", "X"), nil, 403, "valid-calendar-data"},
 		{"PUT to another user", "PUT", "/dav/bob/contacts/x.vcf", card("x", "X"), nil, 403, ""},
 		{"PUT dot segment", "PUT", "/dav/alice/contacts/./x.vcf", card("x", "X"), nil, 404, ""},
 		{"PROPFIND malformed XML", "PROPFIND", "/dav/alice/contacts/", "<propfind xmlns='DAV:'><prop>", []string{"Depth", "0"}, 400, ""},

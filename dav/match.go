@@ -108,7 +108,7 @@ func parseFilter(n *node) (queryFilter, error) {
 			case cn("is-not-defined"):
 				pf.notDefined = true
 			case cn("text-match"):
-				tm, err := parseTextMatch(cc)
+				tm, err := parseTextMatch(cc, "i;unicode-casemap", condSupportedCollation)
 				if err != nil {
 					return q, err
 				}
@@ -122,7 +122,7 @@ func parseFilter(n *node) (queryFilter, error) {
 				if cc.child(cn("is-not-defined")) != nil {
 					p.notDefined = true
 				} else if t := cc.child(cn("text-match")); t != nil {
-					tm, err := parseTextMatch(t)
+					tm, err := parseTextMatch(t, "i;unicode-casemap", condSupportedCollation)
 					if err != nil {
 						return q, err
 					}
@@ -136,16 +136,19 @@ func parseFilter(n *node) (queryFilter, error) {
 	return q, nil
 }
 
-// parseTextMatch reads a C:text-match (RFC 6352 §10.5.4). An unknown
-// collation is 403 supported-collation (§8.6); an unknown match-type 400.
-func parseTextMatch(n *node) (textMatch, error) {
+// parseTextMatch reads a C:text-match (RFC 6352 §10.5.4, RFC 4791
+// §9.7.5) whose collation is def when not named. An unknown collation is
+// 403 with cond, supported-collation (RFC 6352 §8.6, RFC 4791 §7.8); an
+// unknown match-type 400. CalDAV's text-match has no match-type and
+// always reads as "contains".
+func parseTextMatch(n *node, def string, cond xml.Name) (textMatch, error) {
 	tm := textMatch{matchType: "contains"}
 	coll, ok := n.attr("collation")
 	if !ok {
-		coll = "i;unicode-casemap"
+		coll = def
 	}
 	if tm.fold = collations[coll]; tm.fold == nil {
-		return tm, &httpError{Status: http.StatusForbidden, Cond: condSupportedCollation,
+		return tm, &httpError{Status: http.StatusForbidden, Cond: cond,
 			Err: fmt.Errorf("collation %q not supported", coll)}
 	}
 	if v, ok := n.attr("match-type"); ok {

@@ -28,6 +28,15 @@ var (
 	pOwner                = dn("owner")                      // RFC 3744 §5.1
 	pColor                = xml.Name{Space: nsApple, Local: "calendar-color"}
 	pOrder                = xml.Name{Space: nsApple, Local: "calendar-order"}
+
+	pCalHomeSet            = ln("calendar-home-set")                // RFC 4791 §6.2.1
+	pCalUserAddressSet     = ln("calendar-user-address-set")        // RFC 6638 §2.4.1
+	pCalDescription        = ln("calendar-description")             // RFC 4791 §5.2.1
+	pSupportedComponentSet = ln("supported-calendar-component-set") // RFC 4791 §5.2.3
+	pSupportedCalData      = ln("supported-calendar-data")          // RFC 4791 §5.2.4
+	pCalMaxResourceSize    = ln("max-resource-size")                // RFC 4791 §5.2.5
+	pSupportedCollations   = ln("supported-collation-set")          // RFC 4791 §7.5.1
+	pCalendarData          = ln("calendar-data")                    // RFC 4791 §9.6
 )
 
 // servePropfind answers PROPFIND (RFC 4918 §9.1) on every resource of the
@@ -98,9 +107,9 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 	m := startMultistatus(w)
 	switch t.kind {
 	case kindRoot:
-		m.response(t.root, &pf, rootProps(user))
+		m.response(t.root, &pf, h.rootProps(user))
 	case kindPrincipal:
-		m.response(principalPath(user), &pf, principalProps(user))
+		m.response(principalPath(user), &pf, h.principalProps(user))
 	case kindHome:
 		m.response(homePath(user), &pf, homeProps(user))
 		for _, c := range books {
@@ -131,17 +140,25 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 
 func dn(local string) xml.Name { return xml.Name{Space: nsDAV, Local: local} }
 func cn(local string) xml.Name { return xml.Name{Space: nsCard, Local: local} }
+func ln(local string) xml.Name { return xml.Name{Space: nsCal, Local: local} }
 
 // kindInfo is what differs between the kinds of collection we serve.
-// Calendars (issue 6) add an entry; the code that serves collections
-// reads this table and not the kind.
+// The code that serves collections reads this table and not the kind.
 type kindInfo struct {
-	resourceType string     // inner XML of DAV:resourcetype
-	reports      []xml.Name // REPORTs beside sync-collection
-	description  xml.Name   // the description property
-	maxSize      xml.Name   // the max-resource-size property
-	dataProps    []prop     // e.g. supported-address-data
-	contentType  string     // of every object
+	resourceType string                  // inner XML of DAV:resourcetype
+	reports      []xml.Name              // REPORTs beside sync-collection
+	description  xml.Name                // the description property
+	maxSize      xml.Name                // the max-resource-size property
+	dataProps    func(Collection) []prop // e.g. supported-address-data
+	contentType  string                  // of every object
+	dataProp     xml.Name                // the object data property of REPORTs (address-data)
+	// checkType checks a PUT's Content-Type, check its body (what dav
+	// promises Store.Put), before the Store sees it.
+	checkType func(ct string) error
+	check     func(c Collection, body []byte) error
+	// invalid and uidConflict are the preconditions of a body the Store
+	// refuses (ErrInvalid) and of a UID in use (ErrConflict).
+	invalid, uidConflict xml.Name
 }
 
 var kinds = map[string]*kindInfo{
@@ -150,9 +167,30 @@ var kinds = map[string]*kindInfo{
 		reports:      []xml.Name{reportMultiget, reportQuery},
 		description:  pDescription,
 		maxSize:      pMaxResourceSize,
-		dataProps: []prop{{name: pSupportedAddressData, inner: `<C:address-data-type content-type="text/vcard" version="3.0"/>` +
-			`<C:address-data-type content-type="text/vcard" version="4.0"/>`}},
+		dataProps: func(Collection) []prop {
+			return []prop{{name: pSupportedAddressData, inner: `<C:address-data-type content-type="text/vcard" version="3.0"/>` +
+				`<C:address-data-type content-type="text/vcard" version="4.0"/>`}}
+		},
 		contentType: vcardType,
+		dataProp:    pAddressData,
+		checkType:   checkContentType,
+		check:       func(_ Collection, body []byte) error { return checkCard(body) },
+		invalid:     condValidAddressData,
+		uidConflict: condNoUIDConflict,
+	},
+	// RFC 4791 §4.2, §5.2, §7.
+	Calendar: {
+		resourceType: "<D:collection/><L:calendar/>",
+		reports:      []xml.Name{reportCalMultiget, reportCalQuery},
+		description:  pCalDescription,
+		maxSize:      pCalMaxResourceSize,
+		dataProps:    calendarProps,
+		contentType:  calendarType,
+		dataProp:     pCalendarData,
+		checkType:    checkCalendarType,
+		check:        checkCalendar,
+		invalid:      condValidCalendarData,
+		uidConflict:  condCalNoUIDConflict,
 	},
 }
 
@@ -176,24 +214,34 @@ const (
 // principal (RFC 6764 §6, RFC 5397, RFC 6352 §7.1.1). They are part of
 // allprop here: a client that follows a redirect may resend PROPFIND
 // without its body, which is allprop.
-func discoveryProps(user string) []prop {
-	return []prop{
+//
+// Address books and calendars share one home (RFC 4791 §6.2.1 and RFC
+// 6352 §7.1.1 allow it): its Depth 1 listing holds both kinds, told apart
+// by resourcetype. calendar-user-address-set (RFC 6638 §2.4.1) is the
+// user's mailto: address from Options.UserAddress, absent when unknown.
+func (h *handler) discoveryProps(user string) []prop {
+	ps := []prop{
 		{name: pCurrentUserPrincipal, allprop: true, inner: hrefXML(principalPath(user))},
 		{name: pPrincipalURL, allprop: true, inner: hrefXML(principalPath(user))},
 		{name: pHomeSet, allprop: true, inner: hrefXML(homePath(user))},
+		{name: pCalHomeSet, allprop: true, inner: hrefXML(homePath(user))},
 	}
+	if a := h.userAddress(user); a != "" {
+		ps = append(ps, prop{name: pCalUserAddressSet, inner: "<D:href>" + esc(a) + "</D:href>"})
+	}
+	return ps
 }
 
-func rootProps(user string) []prop {
-	return append(discoveryProps(user),
+func (h *handler) rootProps(user string) []prop {
+	return append(h.discoveryProps(user),
 		prop{name: pResourceType, allprop: true, inner: "<D:collection/>"},
 		prop{name: pDisplayName, allprop: true, inner: "crmdav"},
 		prop{name: pPrivileges, inner: privRead},
 	)
 }
 
-func principalProps(user string) []prop {
-	return append(discoveryProps(user),
+func (h *handler) principalProps(user string) []prop {
+	return append(h.discoveryProps(user),
 		prop{name: pResourceType, allprop: true, inner: "<D:collection/><D:principal/>"},
 		prop{name: pDisplayName, allprop: true, inner: esc(user)},
 		prop{name: pPrivileges, inner: privRead},
@@ -229,12 +277,12 @@ func (h *handler) collectionProps(user string, c Collection) []prop {
 		{name: pGetCTag, inner: strconv.FormatInt(c.Revision, 10)},
 		{name: pSyncToken, inner: esc(syncToken(user, c.Slug, c.Revision, ""))},
 		{name: pSupportedReportSet, inner: reports},
-		{name: pPrivileges, inner: privRead + privWrite + privMember},
+		{name: pPrivileges, inner: collectionPrivileges(c)},
 		{name: pOwner, inner: hrefXML(principalPath(user))},
 		{name: pCurrentUserPrincipal, inner: hrefXML(principalPath(user))},
 		{name: k.maxSize, inner: strconv.FormatInt(h.max, 10)},
 	}
-	ps = append(ps, k.dataProps...)
+	ps = append(ps, k.dataProps(c)...)
 	if c.Description != "" {
 		ps = append(ps, prop{name: k.description, allprop: true, inner: esc(c.Description)})
 	}
@@ -249,21 +297,44 @@ func (h *handler) collectionProps(user string, c Collection) []prop {
 	return ps
 }
 
+// collectionPrivileges (RFC 3744 §5.4): a read-only collection (issue 6:
+// the e-mails) grants reading only; PUT, DELETE and PROPPATCH there are
+// 403 DAV:need-privileges.
+func collectionPrivileges(c Collection) string {
+	if c.ReadOnly {
+		return privRead
+	}
+	return privRead + privWrite + privMember
+}
+
 // objectProps are an object's properties; getcontentlength and the
-// object's data (address-data) only when the body is at hand, the data
-// only when asked for by name (data != nil).
-func objectProps(user string, c Collection, o Object, withBody bool, data *addressDataReq) []prop {
+// object's data (address-data, calendar-data) only when the body is at
+// hand, the data only when a REPORT asks for it by name (pr != nil).
+func objectProps(user string, c Collection, o Object, withBody bool, pr *propReq) []prop {
+	k := kinds[c.Kind]
+	priv := privRead + privObject
+	if c.ReadOnly {
+		priv = privRead
+	}
 	ps := []prop{
 		{name: pResourceType, allprop: true, inner: ""},
 		{name: pGetETag, allprop: true, inner: esc(o.ETag)},
-		{name: pGetContentType, allprop: true, inner: esc(kinds[c.Kind].contentType)},
+		{name: pGetContentType, allprop: true, inner: esc(k.contentType)},
 		{name: pCurrentUserPrincipal, inner: hrefXML(principalPath(user))},
-		{name: pPrivileges, inner: privRead + privObject},
+		{name: pPrivileges, inner: priv},
 	}
 	if withBody {
 		ps = append(ps, prop{name: pGetContentLength, allprop: true, inner: strconv.Itoa(len(o.Body))})
-		if data != nil && c.Kind == AddressBook {
-			ps = append(ps, prop{name: pAddressData, inner: esc(string(addressData(o.Body, data)))})
+		switch {
+		case pr == nil:
+		case c.Kind == AddressBook && pr.data != nil:
+			ps = append(ps, prop{name: pAddressData, inner: esc(string(addressData(o.Body, pr.data)))})
+		case c.Kind == Calendar && pr.calData:
+			// RFC 4791 §9.6: the object as stored; C:comp / C:prop
+			// partial retrieval is answered with the whole object, which
+			// §9.6 permits a client to receive (it asked for a subset of
+			// it). C:expand and kin are refused when parsed.
+			ps = append(ps, prop{name: pCalendarData, inner: esc(string(o.Body))})
 		}
 	}
 	return ps

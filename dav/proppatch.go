@@ -30,6 +30,12 @@ func (h *handler) serveProppatch(w http.ResponseWriter, r *http.Request, t targe
 	if err != nil {
 		return err
 	}
+	if c.ReadOnly {
+		// Its privileges say read only (collectionPrivileges): RFC 3744
+		// §7.1.1, PROPPATCH needs write-properties.
+		return needPrivileges(collectionPath(t.user, t.slug), "write-properties",
+			"the collection %q is read-only", c.Slug)
+	}
 	body, err := h.readBody(r)
 	if err != nil {
 		return err

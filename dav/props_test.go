@@ -204,7 +204,7 @@ func TestMkcolLogged(t *testing.T) {
 		t.Fatalf("%d log lines", n)
 	}
 	a = f.do("alice", http.MethodOptions, "/dav/alice/contacts/", "")
-	if a.header.Get("DAV") != "1, 3, addressbook" || !strings.Contains(a.header.Get("Allow"), "PROPPATCH") || strings.Contains(a.header.Get("Allow"), "MKCOL") {
+	if a.header.Get("DAV") != "1, 3, calendar-access, addressbook" || !strings.Contains(a.header.Get("Allow"), "PROPPATCH") || strings.Contains(a.header.Get("Allow"), "MKCOL") {
 		t.Fatalf("OPTIONS %v", a.header)
 	}
 }

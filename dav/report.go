@@ -50,24 +50,27 @@ func (h *handler) serveReport(w http.ResponseWriter, r *http.Request, t target) 
 			continue
 		}
 		switch rep {
-		case reportMultiget:
+		case reportMultiget, reportCalMultiget:
 			return h.serveMultiget(w, r, t, c, root)
 		case reportQuery:
 			return h.serveQuery(w, r, t, c, root)
+		case reportCalQuery:
+			return h.serveCalQuery(w, r, t, c, root)
 		}
 	}
 	return &httpError{Status: http.StatusForbidden, Cond: condSupportedReport,
 		Err: fmt.Errorf("unsupported report {%s}%s", root.name.Space, root.name.Local)}
 }
 
-// serveMultiget answers addressbook-multiget (RFC 6352 §8.7): one
+// serveMultiget answers addressbook-multiget (RFC 6352 §8.7) and
+// calendar-multiget (RFC 4791 §7.9), which have the same shape: one
 // response per href, in request order, each object fetched alone. An
 // href that names nothing of this user is its own 404 (403 for another
 // user's path) inside the 207.
 func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target, c Collection, root *node) error {
 	pr, err := parsePropReq(root)
 	if err != nil {
-		return failf(http.StatusBadRequest, "%v", err)
+		return asBadRequest(err)
 	}
 	ctx := r.Context()
 	// Collections already looked up, by slug: at most the user's
@@ -122,7 +125,7 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 			h.logRefused(r, http.StatusInternalServerError, "multiget cut short: "+err.Error())
 			return nil
 		}
-		m.response(objectPath(ot.user, ot.slug, o.Name), &pr.propfindReq, objectProps(t.user, *oc, o, true, pr.data))
+		m.response(objectPath(ot.user, ot.slug, o.Name), &pr.propfindReq, objectProps(t.user, *oc, o, true, &pr))
 	}
 	return m.finish()
 }
@@ -135,7 +138,7 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, t target, c Collection, root *node) error {
 	pr, err := parsePropReq(root)
 	if err != nil {
-		return failf(http.StatusBadRequest, "%v", err)
+		return asBadRequest(err)
 	}
 	q, err := parseFilter(root.child(cn("filter")))
 	if err != nil {
@@ -163,7 +166,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, t target, c
 			truncated = true
 			return errStop
 		}
-		m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, true, pr.data))
+		m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, true, &pr))
 		n++
 		return nil
 	})

@@ -8,6 +8,7 @@ package dav
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Store is what dav needs of the gateway's state. Names are a user's
@@ -40,6 +41,13 @@ type Store interface {
 	// (PROPPATCH); nil fields are left as they are. They stay in the
 	// gateway and advance the collection's revision.
 	SetProps(ctx context.Context, user, slug string, p Props) error
+	// Query calls fn, in name order and one object at a time, for the
+	// objects of a calendar collection whose time span may overlap
+	// [start, end) — a zero start or end is unbounded — using the store's
+	// index of spans; objects without a known span are always included.
+	// dav applies the exact CalDAV time-range rules (RFC 4791 §9.9) to
+	// what it gets.
+	Query(ctx context.Context, user, slug string, start, end time.Time, withBody bool, fn func(Object) error) error
 }
 
 // Change is one changed object of a collection.
@@ -73,6 +81,13 @@ type Collection struct {
 	// Revision advances with every change of the collection: it is the
 	// collection's CTag and sync token.
 	Revision int64
+	// Components are the iCalendar components a calendar holds
+	// ("VEVENT", "VTODO", "VJOURNAL"; RFC 4791 §5.2.3).
+	Components []string
+	// ReadOnly collections refuse PUT and DELETE with 403
+	// DAV:need-privileges (RFC 3744 §7.1.1) and say so in their
+	// privileges.
+	ReadOnly bool
 }
 
 // Object is a stored object.

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/emersion/go-ical"
 	"github.com/emersion/go-vcard"
 )
 
@@ -27,8 +29,10 @@ type memStore struct {
 	// plainConflict makes a UID conflict a bare ErrConflict, without the
 	// name of the object holding the UID.
 	plainConflict bool
-	puts          int
-	setProps      int
+	// queries are the bounds of every Query call.
+	queries  [][2]time.Time
+	puts     int
+	setProps int
 }
 
 func newMemStore() *memStore {
@@ -37,9 +41,13 @@ func newMemStore() *memStore {
 	for _, u := range []string{"alice", "bob"} {
 		s.colls[u] = []Collection{
 			{Slug: "contacts", Kind: AddressBook, DisplayName: u + "'s contacts", Revision: 1},
-			{Slug: "calendar", Kind: Calendar, DisplayName: "Calendar", Revision: 1},
+			{Slug: "calendar", Kind: Calendar, DisplayName: "Calendar", Revision: 1, Components: []string{"VEVENT"}},
+			{Slug: "tasks", Kind: Calendar, DisplayName: "Tasks", Revision: 1, Components: []string{"VTODO"}},
+			{Slug: "journal", Kind: Calendar, DisplayName: "Journal", Revision: 1, Components: []string{"VJOURNAL"}},
+			{Slug: "mail", Kind: Calendar, DisplayName: "E-mails", Revision: 1, Components: []string{"VJOURNAL"}, ReadOnly: true},
+			{Slug: "all", Kind: Calendar, DisplayName: "Everything", Revision: 1},
 		}
-		s.objs[u] = map[string]map[string][]byte{"contacts": {}, "calendar": {}}
+		s.objs[u] = map[string]map[string][]byte{"contacts": {}, "calendar": {}, "tasks": {}, "journal": {}, "mail": {}, "all": {}}
 	}
 	return s
 }
@@ -110,15 +118,46 @@ func (c Conditions) holds(current string) bool {
 	return true
 }
 
-func (s *memStore) Put(_ context.Context, user, slug, name string, body []byte, cond Conditions) (string, bool, error) {
-	card, err := vcard.NewDecoder(bytes.NewReader(body)).Decode()
+// uidOf returns the UID of a stored body of either kind.
+func uidOf(body []byte) string {
+	if bytes.HasPrefix(bytes.TrimSpace(body), []byte("BEGIN:VCALENDAR")) {
+		cal, err := decodeCalendar(body)
+		if err != nil {
+			return ""
+		}
+		for _, c := range cal.Children {
+			if c.Name != ical.CompTimezone {
+				return propValue(c, ical.PropUID)
+			}
+		}
+		return ""
+	}
+	c, _ := vcard.NewDecoder(bytes.NewReader(body)).Decode()
+	return c.Value(vcard.FieldUID)
+}
+
+func (s *memStore) Put(ctx context.Context, user, slug, name string, body []byte, cond Conditions) (string, bool, error) {
+	coll, err := s.Collection(ctx, user, slug)
 	if err != nil {
-		return "", false, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return "", false, err
 	}
-	if card.Value(vcard.FieldFormattedName) == "" {
-		return "", false, fmt.Errorf("%w: no FN", ErrInvalid)
+	if coll.Kind == Calendar {
+		if _, err := decodeCalendar(body); err != nil {
+			return "", false, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if bytes.Contains(body, []byte("X-STORE-REFUSES")) {
+			return "", false, fmt.Errorf("%w: refused by the store", ErrInvalid)
+		}
+	} else {
+		card, err := vcard.NewDecoder(bytes.NewReader(body)).Decode()
+		if err != nil {
+			return "", false, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if card.Value(vcard.FieldFormattedName) == "" {
+			return "", false, fmt.Errorf("%w: no FN", ErrInvalid)
+		}
 	}
-	uid := card.Value(vcard.FieldUID)
+	uid := uidOf(body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.objs[user][slug]
@@ -134,8 +173,7 @@ func (s *memStore) Put(_ context.Context, user, slug, name string, body []byte, 
 		return "", false, fmt.Errorf("%w: conditions %+v, current %q", ErrPrecondition, cond, cur)
 	}
 	for other, b := range m {
-		c, _ := vcard.NewDecoder(bytes.NewReader(b)).Decode()
-		if other != name && c.Value(vcard.FieldUID) == uid {
+		if other != name && uidOf(b) == uid {
 			if s.plainConflict {
 				return "", false, fmt.Errorf("%w: UID %s", ErrConflict, uid)
 			}
@@ -263,4 +301,76 @@ func (s *memStore) count(user, slug string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.objs[user][slug])
+}
+
+// Query returns a superset of what overlaps [start, end), as a store's
+// index would: each object's span runs from the earliest to the latest
+// date of any of its components (plus a day), read as UTC whatever the
+// zone; a recurring object's span has no end; an object without dates
+// (or a VTODO with neither DTSTART nor DUE) or that does not parse is
+// always returned.
+func (s *memStore) Query(ctx context.Context, user, slug string, start, end time.Time, withBody bool, fn func(Object) error) error {
+	s.mu.Lock()
+	s.queries = append(s.queries, [2]time.Time{start, end})
+	s.mu.Unlock()
+	return s.List(ctx, user, slug, true, func(o Object) error {
+		lo, hi, ok := roughSpan(o.Body)
+		if ok && (!end.IsZero() && lo.After(end) || !start.IsZero() && !hi.IsZero() && hi.Before(start)) {
+			return nil
+		}
+		if !withBody {
+			o.Body = nil
+		}
+		return fn(o)
+	})
+}
+
+// roughSpan is the fake index's span of a calendar object; hi is zero
+// for no end; ok is false when the object has no span.
+func roughSpan(body []byte) (lo, hi time.Time, ok bool) {
+	cal, err := decodeCalendar(body)
+	if err != nil {
+		return lo, hi, false
+	}
+	open := false
+	for _, c := range cal.Children {
+		if c.Name == ical.CompTimezone {
+			continue
+		}
+		for _, name := range []string{"DTSTART", "DTEND", "DUE", "COMPLETED", "CREATED", "RECURRENCE-ID", "RDATE"} {
+			for _, p := range c.Props.Values(name) {
+				ds, err := parseDTList(&p)
+				if err != nil {
+					return lo, hi, false
+				}
+				for _, d := range ds {
+					if lo.IsZero() || d.wall.Before(lo) {
+						lo = d.wall
+					}
+					if e := d.wall.Add(24 * time.Hour); e.After(hi) {
+						hi = e
+					}
+				}
+			}
+		}
+		if d := c.Props.Get("DURATION"); d != nil {
+			if v, err := d.Duration(); err == nil {
+				hi = hi.Add(v)
+			}
+		}
+		if c.Props.Get("RRULE") != nil || c.Props.Get("RDATE") != nil {
+			open = true
+		}
+		if c.Name == "VTODO" && c.Props.Get("DTSTART") == nil && c.Props.Get("DUE") == nil {
+			// RFC 4791 §9.9: from CREATED on, without end.
+			return lo, hi, false
+		}
+	}
+	if lo.IsZero() {
+		return lo, hi, false
+	}
+	if open {
+		hi = time.Time{}
+	}
+	return lo, hi, true
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // streamStore is a Store that checks answers are streamed: when it hands
@@ -32,6 +33,17 @@ func (s *streamStore) List(ctx context.Context, user, slug string, withBody bool
 	return s.memStore.List(ctx, user, slug, withBody, func(o Object) error {
 		i++
 		s.lastListed.Add(1)
+		if i == total && s.written.Load() == 0 {
+			s.late.Store(true)
+		}
+		return fn(o)
+	})
+}
+
+func (s *streamStore) Query(ctx context.Context, user, slug string, start, end time.Time, withBody bool, fn func(Object) error) error {
+	total, i := s.count(user, slug), 0
+	return s.memStore.Query(ctx, user, slug, start, end, withBody, func(o Object) error {
+		i++
 		if i == total && s.written.Load() == 0 {
 			s.late.Store(true)
 		}
@@ -130,5 +142,57 @@ func TestStreamed(t *testing.T) {
 	parseMS(t, f.do("alice", "REPORT", book, query(`<C:filter/><C:limit><C:nresults>10</C:nresults></C:limit>`), "Depth", "1"))
 	if got := st.lastListed.Load(); got != 11 {
 		t.Fatalf("limited query read %d objects", got)
+	}
+}
+
+// TestCalStreamed: calendar-query and calendar-multiget over 5,000
+// events write to the client before the Store hands over its last
+// object.
+func TestCalStreamed(t *testing.T) {
+	const n = 5000
+	written := &atomic.Int64{}
+	st := &streamStore{memStore: newMemStore(), written: written}
+	coll := "/dav/alice/calendar/"
+	var hrefs []string
+	for i := range n {
+		name := fmt.Sprintf("%05d.ics", i)
+		day := time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+		st.objs["alice"]["calendar"][name] = []byte(event(fmt.Sprint(i), "DTSTART:"+day.Format("20060102T150405Z"), "DURATION:PT30M", "SUMMARY:Meeting "+fmt.Sprint(i)))
+		hrefs = append(hrefs, coll+name)
+	}
+	h := NewHandler(st, slog.New(slog.DiscardHandler), Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(WithUser(r.Context(), "alice"))
+		h.ServeHTTP(countingWriter{w, written}, r)
+	}))
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, srv: srv}
+	for _, c := range []struct {
+		name, body string
+		gets       int64
+		want       int
+	}{
+		{"calendar-query, open range", calQuery("<D:getetag/><L:calendar-data/>", rangeFilter("VEVENT", "20240101T000000Z", "")), 0, n},
+		{"calendar-query, text", calQuery("<D:getetag/>", `<L:filter><L:comp-filter name="VCALENDAR"><L:comp-filter name="VEVENT"><L:prop-filter name="SUMMARY"><L:text-match>meeting</L:text-match></L:prop-filter></L:comp-filter></L:comp-filter></L:filter>`), 0, n},
+		{"calendar-multiget", calMultiget("<D:getetag/><L:calendar-data/>", hrefs...), n, n},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			written.Store(0)
+			st.gets.Store(0)
+			st.lastGet = c.gets
+			st.late.Store(false)
+			ms := parseMS(t, f.do("alice", "REPORT", coll, c.body, "Depth", "1"))
+			if len(ms.Responses) != c.want {
+				t.Fatalf("%d responses, want %d", len(ms.Responses), c.want)
+			}
+			if st.late.Load() {
+				t.Fatal("nothing written before the Store's last object: the answer was held in memory")
+			}
+		})
+	}
+	// One day of the 5,000: 24 events.
+	ms := parseMS(t, f.do("alice", "REPORT", coll, calQuery("", rangeFilter("VEVENT", "20240110T000000Z", "20240111T000000Z")), "Depth", "1"))
+	if len(ms.Responses) != 24 {
+		t.Fatalf("one day: %d events", len(ms.Responses))
 	}
 }

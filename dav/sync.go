@@ -115,7 +115,7 @@ func parseSyncReq(root *node) (syncReq, error) {
 		return s, err
 	}
 	if s.props, err = parsePropReq(root); err != nil {
-		return s, failf(http.StatusBadRequest, "%v", err)
+		return s, asBadRequest(err)
 	}
 	if root.child(dn("prop")) == nil && root.child(dn("allprop")) == nil && root.child(dn("propname")) == nil {
 		// RFC 6578 §6.1 requires DAV:prop; without one the member
@@ -165,7 +165,7 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 		return err
 	}
 	pr := &req.props
-	withBody := pr.data != nil || pr.wants(pGetContentLength)
+	withBody := pr.data != nil || pr.calData || pr.wants(pGetContentLength)
 	ctx := r.Context()
 
 	if initial {
@@ -181,7 +181,7 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 				truncated = true
 				return errStop
 			}
-			m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, withBody, pr.data))
+			m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, withBody, pr))
 			n++
 			last = o.Name
 			return nil
@@ -244,7 +244,7 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 			h.logRefused(r, http.StatusInternalServerError, "sync cut short: "+err.Error())
 			return nil
 		}
-		m.response(p, &pr.propfindReq, objectProps(t.user, c, o, true, pr.data))
+		m.response(p, &pr.propfindReq, objectProps(t.user, c, o, true, pr))
 	}
 	if truncated {
 		m.statusResponse(collectionPath(t.user, c.Slug), http.StatusInsufficientStorage, condWithinLimits, "")

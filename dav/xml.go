@@ -142,7 +142,18 @@ func (n *node) child(name xml.Name) *node {
 // body: which properties of each member to answer.
 type propReq struct {
 	propfindReq
-	data *addressDataReq // C:address-data asked for, with its options
+	data    *addressDataReq // C:address-data asked for, with its options
+	calData bool            // L:calendar-data asked for (served whole)
+}
+
+// asBadRequest is a property request's error as an answer: 400, unless
+// it already is one (a declined calendar-data option).
+func asBadRequest(err error) error {
+	var he *httpError
+	if errors.As(err, &he) {
+		return err
+	}
+	return failf(http.StatusBadRequest, "%v", err)
 }
 
 // parsePropReq reads the property request among the children of a REPORT
@@ -170,6 +181,12 @@ func parsePropReq(root *node) (propReq, error) {
 						return pr, err
 					}
 					pr.data = &d
+				}
+				if p.name == pCalendarData {
+					if err := checkCalendarDataReq(p); err != nil {
+						return pr, err
+					}
+					pr.calData = true
 				}
 			}
 		}
