@@ -59,7 +59,10 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, auth: newAuthCache(5 * time.Minute), failures: newFailureLimiter(20, time.Minute)}
 	s.metrics = newMetrics(cfg.Store)
-	s.dav = dav.NewHandler(storeAdapter{cfg.Store, cfg.Syncer}, cfg.Logger, dav.Options{MaxBodySize: cfg.MaxBodySize})
+	s.dav = dav.NewHandler(storeAdapter{cfg.Store, cfg.Syncer}, cfg.Logger, dav.Options{
+		MaxBodySize: cfg.MaxBodySize,
+		UserAddress: func(user string) string { return cfg.Store.UserAddress(context.Background(), user) },
+	})
 	return s
 }
 

@@ -36,11 +36,20 @@ func davErr(err error) error {
 }
 
 func davCollection(c syncstate.Collection) dav.Collection {
-	kind := dav.Calendar
-	if c.Kind == crmclient.Contact {
-		kind = dav.AddressBook
+	d := dav.Collection{Slug: c.Slug, Kind: dav.Calendar, DisplayName: c.DisplayName, Color: c.Color, Order: c.Order, Revision: c.Revision}
+	switch c.Kind {
+	case crmclient.Contact:
+		d.Kind = dav.AddressBook
+	case crmclient.Appointment:
+		d.Components = []string{"VEVENT"}
+	case crmclient.Email:
+		// E-mails are read only (issue 6): the CRM sends them, not the
+		// calendar apps.
+		d.Components, d.ReadOnly = []string{"VJOURNAL"}, true
+	default:
+		d.Components = []string{"VTODO"}
 	}
-	return dav.Collection{Slug: c.Slug, Kind: kind, DisplayName: c.DisplayName, Color: c.Color, Order: c.Order, Revision: c.Revision}
+	return d
 }
 
 func (a storeAdapter) Collections(ctx context.Context, user string) ([]dav.Collection, error) {

@@ -21,11 +21,12 @@ type codec interface {
 	// parse checks a body: one object with a UID. It returns what the sync
 	// needs of it.
 	parse(body []byte) (object, error)
-	// render writes cols into base (the body the client last stored, nil
-	// for a CRM-born item) and returns the new body.
-	render(cols crmclient.Columns, base []byte, uid string) ([]byte, error)
-	// columns are the CRM columns the mapping reads and writes.
-	columns() []string
+	// render writes the columns of a record of kind into base (the body
+	// the client last stored, nil for a CRM-born item) and returns the new
+	// body.
+	render(kind crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error)
+	// columns are the CRM columns the mapping reads and writes for kind.
+	columns(kind crmclient.Kind) []string
 	// ext is the file name extension of new resources.
 	ext() string
 }
@@ -44,15 +45,17 @@ func codecFor(k crmclient.Kind) (codec, error) {
 	switch k {
 	case crmclient.Contact:
 		return vcardCodec{}, nil
+	case crmclient.Appointment, crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax, crmclient.Email:
+		return icalCodec{family: k}, nil
 	}
-	return nil, fmt.Errorf("syncstate: no mapping for %s yet", k)
+	return nil, fmt.Errorf("syncstate: no mapping for %s", k)
 }
 
 // vcardCodec maps contacts to vCards (RFC 6350, RFC 2426).
 type vcardCodec struct{}
 
-func (vcardCodec) ext() string       { return ".vcf" }
-func (vcardCodec) columns() []string { return mapping.ContactColumns }
+func (vcardCodec) ext() string                     { return ".vcf" }
+func (vcardCodec) columns(crmclient.Kind) []string { return mapping.ContactColumns }
 
 func decodeCard(body []byte) (vcard.Card, error) {
 	dec := vcard.NewDecoder(bytes.NewReader(body))
@@ -86,7 +89,7 @@ func (vcardCodec) parse(body []byte) (object, error) {
 	return object{uid: uid, kind: crmclient.Contact, cols: cols}, nil
 }
 
-func (vcardCodec) render(cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
+func (vcardCodec) render(_ crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
 	var baseCard vcard.Card
 	if base != nil {
 		c, err := decodeCard(base)

@@ -5,14 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/crmdav/crmdav/crmclient"
+	"github.com/crmdav/crmdav/mapping"
 )
 
-// syncedKinds are the kinds that have collections today.
-var syncedKinds = []crmclient.Kind{crmclient.Contact}
+// syncedKinds are the kinds that have collections.
+var syncedKinds = []crmclient.Kind{crmclient.Contact, crmclient.Appointment, crmclient.RecurringAppointment,
+	crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax, crmclient.Email}
+
+// familyOf is the collection kind that holds records of kind k.
+func familyOf(k crmclient.Kind) crmclient.Kind {
+	if k == crmclient.RecurringAppointment {
+		return crmclient.Appointment
+	}
+	return k
+}
 
 // Poll reads the change feed of every synchronized kind once and merges
 // what changed into the collections it belongs to.
@@ -72,7 +83,7 @@ func (y *Syncer) repair(ctx context.Context, db *gorm.DB, itemID int64) {
 			if err != nil {
 				return err
 			}
-			return y.settle(tx, st, rec, Diff(st.mirror, only(rec.Columns, st.codec.columns())))
+			return y.settle(tx, st, rec, Diff(st.mirror, only(rec.Columns, st.codec.columns(rec.Kind))))
 		})
 	}
 	if err != nil {
@@ -155,8 +166,13 @@ func (y *Syncer) targets(tx *gorm.DB, users map[string][]string, rec crmclient.R
 	if len(owners) == 0 {
 		return nil, nil
 	}
+	if rec.Kind == crmclient.Appointment && rec.Columns["seriesid"] != "" {
+		// An instance or exception of a recurring series: it belongs to
+		// its master's object (not synchronized separately yet).
+		return nil, nil
+	}
 	var cols []collectionRow
-	err := tx.Where("owner IN ? AND kind = ?", owners, string(rec.Kind)).Find(&cols).Error
+	err := tx.Where("owner IN ? AND kind = ?", owners, string(familyOf(rec.Kind))).Find(&cols).Error
 	return cols, err
 }
 
@@ -165,7 +181,7 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 	if err != nil {
 		return err
 	}
-	cd, err := codecFor(k)
+	cd, err := codecFor(familyOf(k))
 	if err != nil {
 		return err
 	}
@@ -177,7 +193,14 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 		in := map[int64]bool{}
 		for _, c := range cols {
 			in[c.ID] = true
-			if err := y.applyRecord(tx, cd, c, rec); err != nil {
+			// One record the mapping cannot render must not stop the
+			// feed: it is logged, and the reconcile tries it again.
+			err := tx.Transaction(func(tx *gorm.DB) error { return y.applyRecord(tx, cd, c, rec) })
+			if errors.Is(err, ErrInvalid) {
+				y.log.Error("CRM record not applied", "kind", k, "crm_id", rec.ID, "user", c.Owner, "err", err)
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("%s %s: %w", k, rec.ID, err)
 			}
 		}
@@ -232,8 +255,14 @@ func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmcl
 // addItem makes the item of a CRM-born record: UID = CRM id, href =
 // id + extension, which never change while it lives (invariant 1).
 func (y *Syncer) addItem(tx *gorm.DB, cd codec, col collectionRow, rec crmclient.Record) error {
-	cols := only(rec.Columns, cd.columns())
-	body, err := cd.render(cols, nil, rec.ID)
+	cols := only(rec.Columns, cd.columns(rec.Kind))
+	in := cols
+	if rec.Kind.IsActivity() && !rec.ModifiedOn.IsZero() {
+		// DTSTAMP of a CRM-born object (the mapping reads no clock).
+		in = cols.Clone()
+		in[mapping.ModifiedOn] = rec.ModifiedOn.UTC().Format(time.RFC3339)
+	}
+	body, err := cd.render(rec.Kind, in, nil, rec.ID)
 	if err != nil {
 		return err
 	}

@@ -252,7 +252,7 @@ func (y *Syncer) pushed(db *gorm.DB, itemID int64, sent []outboxRow, rec crmclie
 			return err
 		}
 		toClient := crmclient.Columns{}
-		for _, c := range s.codec.columns() {
+		for _, c := range s.codec.columns(s.kind()) {
 			if _, pending := stillPending[c]; !pending && rec.Columns[c] != s.mirror[c] {
 				toClient[c] = rec.Columns[c]
 			}
@@ -324,13 +324,13 @@ func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclie
 	for k, v := range pending {
 		ours[k] = v
 	}
-	theirs := only(rec.Columns, s.codec.columns())
+	theirs := only(rec.Columns, s.codec.columns(s.kind()))
 	m := Merge(s.snapshot, ours, oursAt, theirs, rec.ModifiedOn)
 	if err := dropColumns(tx, itemID, m.ToClient); err != nil {
 		return nil, nil, err
 	}
 	toClient := crmclient.Columns{}
-	for _, c := range s.codec.columns() {
+	for _, c := range s.codec.columns(s.kind()) {
 		if _, clientWins := m.ToCRM[c]; !clientWins && s.mirror[c] != m.Columns[c] {
 			toClient[c] = m.Columns[c]
 		}

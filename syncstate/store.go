@@ -72,6 +72,9 @@ func Open(dir string, o Options) (*Store, error) {
 		&outboxRow{}, &changeRow{}, &cursorRow{}); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
+	if err := ensureCollections(db); err != nil {
+		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
+	}
 	return &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy}, nil
 }
 
@@ -149,6 +152,30 @@ var defaultCollections = []struct {
 	name string
 }{
 	{"contacts", crmclient.Contact, "CRM contacts"},
+	{"appointments", crmclient.Appointment, "CRM appointments"},
+	{"tasks", crmclient.Task, "CRM tasks"},
+	{"phone-calls", crmclient.PhoneCall, "CRM phone calls"},
+	{"letters", crmclient.Letter, "CRM letters"},
+	{"faxes", crmclient.Fax, "CRM faxes"},
+	{"emails", crmclient.Email, "CRM e-mails"},
+}
+
+// ensureCollections gives every user the default collections they lack
+// (users added before a kind was synchronized).
+func ensureCollections(db *gorm.DB) error {
+	var users []userRow
+	if err := db.Find(&users).Error; err != nil {
+		return err
+	}
+	for _, u := range users {
+		for _, c := range defaultCollections {
+			row := collectionRow{Owner: u.Name, Slug: c.slug, Kind: string(c.kind), DisplayName: c.name}
+			if err := db.Where("owner = ? AND slug = ?", u.Name, c.slug).FirstOrCreate(&row).Error; err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // RemoveUser removes a user and everything the gateway keeps for them;
@@ -268,4 +295,14 @@ func (s *Store) CredentialStamp(ctx context.Context, name string) (string, error
 		return "", fmt.Errorf("%w: user %s", ErrNotFound, name)
 	}
 	return hash[0], nil
+}
+
+// UserAddress is the e-mail address of a user's CRM identity ("" when
+// unknown): the calendar user address of their principal (RFC 6638 §2.4.1).
+func (s *Store) UserAddress(ctx context.Context, name string) string {
+	u, err := s.user(s.db.WithContext(ctx), name)
+	if err != nil || !strings.Contains(u.CRMUser, "@") {
+		return ""
+	}
+	return u.CRMUser
 }

@@ -206,6 +206,9 @@ type itemState struct {
 	mirror   crmclient.Columns // the mapped columns of the body
 }
 
+// kind is the CRM kind of the record behind the item.
+func (s *itemState) kind() crmclient.Kind { return crmclient.Kind(s.idm.CRMKind) }
+
 func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 	var s itemState
 	if err := tx.Where("id = ?", itemID).Take(&s.item).Error; err != nil {
@@ -243,7 +246,7 @@ func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 // rec's mapped columns, the ID map its ETag, and the mirror takes toClient
 // (re-rendered into the client's body, so that unmapped properties stay).
 func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClient crmclient.Columns) error {
-	theirs := only(rec.Columns, s.codec.columns())
+	theirs := only(rec.Columns, s.codec.columns(s.kind()))
 	snap, err := EncodeSnapshot(rec.Kind, rec.ID, theirs)
 	if err != nil {
 		return err
@@ -261,7 +264,7 @@ func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClien
 	for k, v := range toClient {
 		cols[k] = v
 	}
-	body, err := s.codec.render(cols, s.item.Body, s.item.UID)
+	body, err := s.codec.render(s.kind(), cols, s.item.Body, s.item.UID)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,98 @@
+package syncstate
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/emersion/go-ical"
+
+	"github.com/crmdav/crmdav/crmclient"
+	"github.com/crmdav/crmdav/mapping"
+)
+
+// icalCodec maps activities to iCalendar objects (RFC 5545) of a CalDAV
+// collection (RFC 4791 §4.1). family is the collection's kind: Appointment
+// (VEVENT; single appointments and recurring masters), Task, PhoneCall,
+// Letter, Fax (VTODO), Email (VJOURNAL).
+//
+// Synchronized today: the columns of mapping.ActivityColumns. Activity
+// parties (organizer, attendees) and the exceptions of recurring series stay
+// in the body the client stored and are not written to the CRM yet.
+type icalCodec struct{ family crmclient.Kind }
+
+func (icalCodec) ext() string { return ".ics" }
+
+func (icalCodec) columns(k crmclient.Kind) []string { return mapping.ActivityColumns(k) }
+
+func decodeCalendar(body []byte) (cal *ical.Calendar, err error) {
+	defer func() {
+		// go-ical's decoder panics on some malformed parameters.
+		if r := recover(); r != nil {
+			cal, err = nil, fmt.Errorf("%w: not an iCalendar object: %v", ErrInvalid, r)
+		}
+	}()
+	cal, err = ical.NewDecoder(bytes.NewReader(body)).Decode()
+	if err != nil {
+		return nil, fmt.Errorf("%w: not an iCalendar object: %v", ErrInvalid, err)
+	}
+	return cal, nil
+}
+
+func (c icalCodec) parse(body []byte) (object, error) {
+	cal, err := decodeCalendar(body)
+	if err != nil {
+		return object{}, err
+	}
+	a, err := mapping.CalendarActivity(cal, c.family)
+	if err != nil {
+		return object{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	uid := ""
+	for _, comp := range cal.Children {
+		if v := comp.Props.Get(ical.PropUID); v != nil && v.Value != "" {
+			uid = v.Value
+			break
+		}
+	}
+	if uid == "" {
+		return object{}, fmt.Errorf("%w: the calendar object has no UID (RFC 4791 §4.1)", ErrInvalid)
+	}
+	o := object{uid: uid, kind: a.Kind, cols: a.Columns}
+	if !a.Start.IsZero() {
+		t := a.Start.UTC()
+		o.start = &t
+	}
+	if !a.End.IsZero() {
+		t := a.End.UTC()
+		o.end = &t
+	}
+	return o, nil
+}
+
+func (c icalCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
+	var baseCal *ical.Calendar
+	if base != nil {
+		cal, err := decodeCalendar(base)
+		if err != nil {
+			return nil, err
+		}
+		baseCal = cal
+	}
+	a := mapping.Activity{Kind: k, Columns: cols}
+	if baseCal != nil {
+		// Keep what the mapping does not synchronize yet (parties,
+		// exceptions) exactly as the client stored it.
+		if prev, err := mapping.CalendarActivity(baseCal, c.family); err == nil {
+			a.Parties, a.Exceptions = prev.Parties, prev.Exceptions
+		}
+	}
+	cal, err := mapping.ActivityCalendar(a, baseCal, uid)
+	if err != nil {
+		return nil, fmt.Errorf("%w: render %s %s: %v", ErrInvalid, k, uid, err)
+	}
+	var b bytes.Buffer
+	if err := ical.NewEncoder(&b).Encode(cal); err != nil {
+		return nil, fmt.Errorf("%w: render %s %s: %v", ErrInvalid, k, uid, err)
+	}
+	return b.Bytes(), nil
+}
