@@ -576,7 +576,7 @@ func TestBadInput(t *testing.T) {
 		{"REPORT nresults 0", "REPORT", "/dav/alice/contacts/", query(`<C:filter/><C:limit><C:nresults>0</C:nresults></C:limit>`), nil, 400, ""},
 		{"sync garbage token", "REPORT", "/dav/alice/contacts/", syncBody("garbage", 0, ""), nil, 403, "valid-sync-token"},
 		{"sync infinite", "REPORT", "/dav/alice/contacts/", strings.Replace(syncBody("", 0, ""), ">1<", ">infinite<", 1), nil, 403, "sync-traversal-supported"},
-		{"sync Depth 1", "REPORT", "/dav/alice/contacts/", syncBody("", 0, ""), []string{"Depth", "1"}, 400, ""},
+		{"sync Depth infinity", "REPORT", "/dav/alice/contacts/", syncBody("", 0, ""), []string{"Depth", "infinity"}, 400, ""},
 		{"sync nresults", "REPORT", "/dav/alice/contacts/", syncBody("", -1, ""), nil, 400, ""},
 		{"REPORT bad match-type", "REPORT", "/dav/alice/contacts/", query(`<C:filter><C:prop-filter name="FN"><C:text-match match-type="regex">x</C:text-match></C:prop-filter></C:filter>`), nil, 400, ""},
 		{"REPORT on home", "REPORT", "/dav/alice/", query(`<C:filter/>`), nil, 403, "supported-report"},

@@ -151,9 +151,10 @@ var errStop = errors.New("stop listing")
 // cost that grows with the changes only (DESIGN invariant 5): each
 // changed member is fetched alone, the collection is never listed.
 func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c Collection, root *node) error {
-	// RFC 6578 §3.2: the report is defined for Depth 0 only (a missing
-	// Depth is 0 for REPORT, RFC 3253 §3.6).
-	if d := r.Header.Get("Depth"); d != "" && d != "0" {
+	// RFC 6578 §3.2 defines the report for Depth 0 only, but clients in
+	// use (python3-caldav 0.11) send Depth 1, and servers answer them as
+	// for 0; so do we. Depth infinity is refused.
+	if d := r.Header.Get("Depth"); d != "" && d != "0" && d != "1" {
 		return failf(http.StatusBadRequest, "sync-collection with Depth %q (must be 0)", d)
 	}
 	req, err := parseSyncReq(root)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -471,4 +472,89 @@ func TestCurlPreconditionsAndLimits(t *testing.T) {
 	check("privileges", 207, "current-user-privilege-set", "-X", "PROPFIND", "-H", "Depth: 0", "--data-binary",
 		`<D:propfind xmlns:D="DAV:"><D:prop><D:current-user-privilege-set/></D:prop></D:propfind>`, book)
 	check("OPTIONS", 200, "", "-X", "OPTIONS", book)
+}
+
+// TestPythonCaldav drives the calendars with python3-caldav: discovery,
+// creates, a time-range search that must find a weekly series begun before
+// the range, sync tokens, an edit, and a completed to-do; the CRM is
+// checked through the adapter.
+func TestPythonCaldav(t *testing.T) {
+	py := "/usr/bin/python3"
+	if out, err := exec.Command(py, "-c", "import caldav").CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3-caldav is not installed (.ci/run installs it): %v %s", err, out)
+		}
+		t.Skipf("python3-caldav is not installed: %s", out)
+	}
+	g := startGateway(t)
+	cmd := exec.Command(py, "testdata/caldav_interop.py", g.url, g.user, g.password)
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("caldav_interop.py: %v\n%s\n%s", err, out, stderr)
+	}
+	var res struct {
+		Calendars       []string `json:"calendars"`
+		InRange         []string `json:"in_range"`
+		SyncInitial     int      `json:"sync_initial"`
+		SyncIncremental []string `json:"sync_incremental"`
+		EditedLocation  string   `json:"edited_location"`
+		TodoStatus      string   `json:"todo_status"`
+		OpenTodos       []string `json:"open_todos"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("python3-caldav saw %+v", res)
+	inRange := strings.Join(res.InRange, ",")
+	if !strings.Contains(inRange, "Interop single") || !strings.Contains(inRange, "Interop weekly") || strings.Contains(inRange, "Interop outside") {
+		t.Errorf("time-range search found %v, want the single event and the weekly series begun before the range, not the later event", res.InRange)
+	}
+	if res.SyncInitial < 3 || strings.Join(res.SyncIncremental, ",") != "interop-late" {
+		t.Errorf("sync tokens: initial %d, incremental %v", res.SyncInitial, res.SyncIncremental)
+	}
+	if res.EditedLocation != "Room 2" || res.TodoStatus != "COMPLETED" {
+		t.Errorf("edit %q, todo %q", res.EditedLocation, res.TodoStatus)
+	}
+	g.sync(t)
+	ctx := context.Background()
+	masters, _ := g.crm.List(ctx, crmclient.RecurringAppointment, g.alice.ID)
+	singles, _ := g.crm.List(ctx, crmclient.Appointment, g.alice.ID)
+	weekly := 0
+	for _, v := range masters {
+		rec, _ := g.crm.Get(ctx, g.alice, crmclient.RecurringAppointment, v.ID)
+		if rec.Columns["subject"] == "Interop weekly" && rec.Columns["recurrencepatterntype"] == "1" && rec.Columns["patternendtype"] == "1" {
+			weekly++
+		}
+	}
+	if weekly != 1 {
+		t.Errorf("the weekly series is not one open weekly recurring master in the CRM (%d masters)", len(masters))
+	}
+	found := false
+	for _, v := range singles {
+		rec, _ := g.crm.Get(ctx, g.alice, crmclient.Appointment, v.ID)
+		if rec.Columns["subject"] == "Interop single" {
+			found = true
+			if rec.Columns["location"] != "Room 2" || rec.Columns["scheduledstart"] != "2027-01-15T10:00:00Z" {
+				t.Errorf("CRM appointment %v", rec.Columns)
+			}
+		}
+	}
+	if !found {
+		t.Error("the single event is not in the CRM")
+	}
+	tasks, _ := g.crm.List(ctx, crmclient.Task, g.alice.ID)
+	done := 0
+	for _, v := range tasks {
+		rec, _ := g.crm.Get(ctx, g.alice, crmclient.Task, v.ID)
+		if rec.Columns["subject"] == "Interop todo" && rec.Columns["statecode"] == "1" {
+			done++
+		}
+	}
+	if done != 1 {
+		t.Errorf("the completed to-do is not completed in the CRM (%d tasks)", len(tasks))
+	}
 }
