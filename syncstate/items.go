@@ -2,6 +2,7 @@ package syncstate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -111,50 +112,48 @@ func (s *Store) collection(tx *gorm.DB, owner, slug string) (collectionRow, erro
 	return row, err
 }
 
-// Get returns one item.
+// Get returns one item. It is on the hot path of multiget: one prepared
+// statement, no reflection.
 func (s *Store) Get(ctx context.Context, owner, slug, href string) (Item, error) {
-	db := s.db.WithContext(ctx)
-	col, err := s.collection(db, owner, slug)
-	if err != nil {
-		return Item{}, err
-	}
-	var row itemRow
-	err = db.Where("collection_id = ? AND href = ?", col.ID, href).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	var it Item
+	err := s.stmtGet.QueryRowContext(ctx, owner, slug, href).Scan(&it.Href, &it.UID, &it.ETag, &it.Body, &it.Revision)
+	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, fmt.Errorf("%w: %s/%s/%s", ErrNotFound, owner, slug, href)
 	}
-	return row.item(), err
+	return it, err
 }
 
-// Items calls fn for every item of a collection in href order, reading in
-// batches so that memory does not grow with the collection. withBody says
-// whether bodies are needed.
+// Items calls fn for every item of a collection in href order, streaming
+// one query's rows, so that memory does not grow with the collection.
+// withBody says whether bodies are needed.
 func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn func(Item) error) error {
-	db := s.db.WithContext(ctx)
-	col, err := s.collection(db, owner, slug)
+	col, err := s.collection(s.db.WithContext(ctx), owner, slug)
 	if err != nil {
 		return err
 	}
-	after := ""
-	for {
-		var rows []itemRow
-		q := db.Where("collection_id = ? AND href > ?", col.ID, after).Order("href").Limit(500)
-		if !withBody {
-			q = q.Select("id", "collection_id", "href", "uid", "etag", "revision")
+	stmt := s.stmtList
+	if withBody {
+		stmt = s.stmtListBody
+	}
+	rows, err := stmt.QueryContext(ctx, col.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var it Item
+		dest := []any{&it.Href, &it.UID, &it.ETag, &it.Revision}
+		if withBody {
+			dest = append(dest, &it.Body)
 		}
-		if err := q.Find(&rows).Error; err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		for _, r := range rows {
-			if err := fn(r.item()); err != nil {
-				return err
-			}
+		if err := fn(it); err != nil {
+			return err
 		}
-		if len(rows) < 500 {
-			return nil
-		}
-		after = rows[len(rows)-1].Href
 	}
+	return rows.Err()
 }
 
 // Query calls fn for the items of a collection whose time span may overlap

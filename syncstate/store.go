@@ -2,6 +2,7 @@ package syncstate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,8 @@ var (
 // Store is the gateway's state in one SQLite file (WAL) through gorm.
 type Store struct {
 	db    *gorm.DB
+	// Prepared statements of the read paths clients hit most.
+	stmtGet, stmtList, stmtListBody *sql.Stmt
 	log   *slog.Logger
 	now   func() time.Time
 	cost  int    // bcrypt cost of new password hashes
@@ -64,7 +67,7 @@ func Open(dir string, o Options) (*Store, error) {
 	// WAL lets readers run beside the one writer; synchronous=FULL makes a
 	// commit durable before a client gets its answer (invariant 3).
 	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true})
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
 	if err != nil {
 		return nil, fmt.Errorf("syncstate: open %s: %w", path, err)
 	}
@@ -75,11 +78,33 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := ensureCollections(db); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
-	return &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy}, nil
+	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&st.stmtGet, `SELECT i.href, i.uid, i.etag, i.body, i.revision FROM items i JOIN collections c ON c.id = i.collection_id
+			WHERE c.owner = ? AND c.slug = ? AND i.href = ?`},
+		{&st.stmtList, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ? ORDER BY href`},
+		{&st.stmtListBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ? ORDER BY href`},
+	} {
+		if *p.stmt, err = sqlDB.Prepare(p.sql); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("syncstate: prepare: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody} {
+		st.Close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
