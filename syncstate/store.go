@@ -30,13 +30,13 @@ var (
 
 // Store is the gateway's state in one SQLite file (WAL) through gorm.
 type Store struct {
-	db    *gorm.DB
+	db *gorm.DB
 	// Prepared statements of the read paths clients hit most.
 	stmtGet, stmtList, stmtListBody *sql.Stmt
-	log   *slog.Logger
-	now   func() time.Time
-	cost  int    // bcrypt cost of new password hashes
-	dummy []byte // a hash to compare against for unknown users
+	log                             *slog.Logger
+	now                             func() time.Time
+	cost                            int    // bcrypt cost of new password hashes
+	dummy                           []byte // a hash to compare against for unknown users
 }
 
 // Options tune Open.
