@@ -558,3 +558,76 @@ func TestPythonCaldav(t *testing.T) {
 		t.Errorf("the completed to-do is not completed in the CRM (%d tasks)", len(tasks))
 	}
 }
+
+// TestVdirsyncerKhalCalendars syncs every calendar and task list with
+// vdirsyncer, creates an event locally, and reads the calendar with khal.
+func TestVdirsyncerKhalCalendars(t *testing.T) {
+	vds := need(t, "vdirsyncer")
+	kh := need(t, "khal")
+	g := startGateway(t)
+	home := t.TempDir()
+	local := filepath.Join(home, "cals")
+	cfg := filepath.Join(home, "vdirsyncer.conf")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[general]
+status_path = "%s/status/"
+
+[pair cals]
+a = "local"
+b = "remote"
+collections = ["from b"]
+conflict_resolution = "b wins"
+
+[storage local]
+type = "filesystem"
+path = "%s/"
+fileext = ".ics"
+
+[storage remote]
+type = "caldav"
+url = "%s"
+username = "%s"
+password = "%s"
+`, home, local, g.url, g.user, g.password)), 0o600)
+	run1(t, home, vds, "-c", cfg, "discover", "cals")
+	run1(t, home, vds, "-c", cfg, "sync")
+	for _, dir := range []string{"appointments", "tasks", "phone-calls", "letters", "faxes", "emails"} {
+		files, _ := filepath.Glob(filepath.Join(local, dir, "*.ics"))
+		if len(files) == 0 {
+			t.Errorf("vdirsyncer fetched nothing into %s", dir)
+		}
+	}
+	start := time.Now().UTC().Add(48 * time.Hour).Truncate(time.Hour)
+	event := fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//interop//EN\r\nBEGIN:VEVENT\r\nUID:vdir-event-1\r\nDTSTAMP:20261125T100000Z\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:Vdirsyncer event\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		start.Format("20060102T150405Z"), start.Add(time.Hour).Format("20060102T150405Z"))
+	os.WriteFile(filepath.Join(local, "appointments", "vdir-event-1.ics"), []byte(event), 0o600)
+	run1(t, home, vds, "-c", cfg, "sync")
+	g.sync(t)
+	ctx := context.Background()
+	list, _ := g.crm.List(ctx, crmclient.Appointment, g.alice.ID)
+	found := false
+	for _, v := range list {
+		if rec, _ := g.crm.Get(ctx, g.alice, crmclient.Appointment, v.ID); rec.Columns["subject"] == "Vdirsyncer event" {
+			found = rec.Columns["scheduledstart"] == start.Format(time.RFC3339)
+		}
+	}
+	if !found {
+		t.Errorf("the event vdirsyncer uploaded is not in the CRM with its start")
+	}
+	kcfg := filepath.Join(home, "khal.conf")
+	os.WriteFile(kcfg, []byte(fmt.Sprintf(`[calendars]
+[[appointments]]
+path = %s
+type = calendar
+
+[locale]
+timeformat = %%H:%%M
+dateformat = %%Y-%%m-%%d
+longdateformat = %%Y-%%m-%%d
+datetimeformat = %%Y-%%m-%%d %%H:%%M
+longdatetimeformat = %%Y-%%m-%%d %%H:%%M
+`, filepath.Join(local, "appointments"))), 0o600)
+	out := run1(t, home, kh, "-c", kcfg, "list", time.Now().AddDate(0, 0, -20).Format("2006-01-02"), "60d")
+	if !strings.Contains(out, "Vdirsyncer event") || !strings.Contains(out, "Team sync") {
+		t.Errorf("khal list:\n%s", out)
+	}
+}
