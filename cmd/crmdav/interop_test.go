@@ -163,7 +163,7 @@ func startGateway(t *testing.T) *gateway {
 	}
 	addr := freePort(t)
 	gw := start(t, append([]string{"serve", "--listen", addr, "--data", filepath.Join(dir, "gw"), "--push-delay", "100ms", "--poll-interval", "1h"}, crmArgs...)...)
-	gw.wait(t, `serving CardDAV at`)
+	gw.wait(t, `serving CalDAV and CardDAV at`)
 	client, err := dataverse.New(dataverse.Config{URL: base, TokenURL: base + "/oauth2/token", ClientID: "gw", ClientSecret: "gw-secret"})
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	syncer := syncstate.NewSyncer(st, client, syncstate.SyncOptions{PushDelay: *pushDelay, PollInterval: *pollInterval, Logger: log})
 	srv := server.New(server.Config{Store: st, Syncer: syncer, Logger: log})
 	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(stdout, "crmdav serving CardDAV at %s\n", url)
+	fmt.Fprintf(stdout, "crmdav serving CalDAV and CardDAV at %s\n", url)
 	if crm.url != "" {
 		fmt.Fprintf(stdout, "  CRM: %s (add users with: crmdav user add NAME --crm-user EMAIL)\n", crm.url)
 	} else {
