@@ -3,16 +3,19 @@
 //
 //   - runs the embedded CRM (crmclient/democrm) in this process (the
 //     driver, which is not measured) on 127.0.0.1 with one user and --items
-//     generated contacts (democrm.Seed), makes the
-//     gateway's state (syncstate, SQLite on disk in a temporary directory,
-//     synchronous=FULL) with that user and an app password, and polls once
-//     through the real Dataverse adapter, so the address book holds the cards;
+//     generated contacts and --events appointments, about 5% of them
+//     recurring series, spread over a year before and after a fixed date
+//     (democrm.Seed), makes the gateway's state (syncstate, SQLite on disk
+//     in a temporary directory, synchronous=FULL) with that user and an app
+//     password, and polls once through the real Dataverse adapter, so the
+//     address book holds the cards and the calendar the events;
 //   - starts the gateway (syncstate + server, real HTTP Basic auth) in a
 //     child process: this binary run again with a hidden flag, so that the
 //     server's peak RSS (/proc/<pid>/status VmHWM) is its own;
 //   - replays what sync clients send (PROPFIND Depth 1, addressbook-multiget
 //     of 100, sync-collection initial and after 10 changes, PUT/GET/DELETE
-//     at each --concurrency), records one real answer of every request kind,
+//     at each --concurrency, calendar-query of the fixed date's month on the
+//     calendar), records one real answer of every request kind,
 //     and starts the floor in a second child process: a bare net/http
 //     handler that answers every request with the recorded status, headers
 //     and bytes of its kind, doing no work;
@@ -20,14 +23,14 @@
 //     against the server and the floor back to back (the order alternates
 //     by round), and reports medians over the rounds of p50, p99 and
 //     requests/s, the ratios server/floor, both processes' peak RSS, and
-//     PASS/FAIL for the targets of issue 5.
+//     PASS/FAIL for the targets of issues 5 and 6.
 //
 // The background sync of the gateway stays idle while it is measured (push
 // delay and poll interval of one hour): the load is the DAV requests alone.
 //
 // Usage:
 //
-//	go run ./cmd/davbench [--items 10000] [--rounds 5] [--duration 1s]
+//	go run ./cmd/davbench [--items 10000] [--events 10000] [--rounds 5] [--duration 1s]
 //	    [--concurrency 1,8,32] [--json] [--strict] [--cpuprofile FILE]
 //	    [--workloads REGEXP] [--min-requests 10]
 //
@@ -65,6 +68,7 @@ func main() {
 // config is the command line.
 type config struct {
 	items       int
+	events      int
 	rounds      int
 	duration    time.Duration
 	minRequests int
@@ -82,6 +86,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("davbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.items, "items", 10_000, "contacts in the address book")
+	fs.IntVar(&c.events, "events", 10_000, "appointments added to the calendar, about 5% of them recurring series (0: no calendar workload)")
 	fs.IntVar(&c.rounds, "rounds", 5, "measured rounds; every workload runs once per round against the server and the floor")
 	fs.DurationVar(&c.duration, "duration", time.Second, "how long each workload runs per round and target")
 	fs.IntVar(&c.minRequests, "min-requests", 10, "each run lasts until --duration is over and at least this many requests were answered")
@@ -96,8 +101,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if c.items < 1 || c.rounds < 1 || c.duration <= 0 || c.minRequests < 1 {
-		return c, fmt.Errorf("%w: --items, --rounds, --min-requests must be at least 1 and --duration positive", errUsage)
+	if c.items < 1 || c.rounds < 1 || c.duration <= 0 || c.minRequests < 1 || c.events < 0 {
+		return c, fmt.Errorf("%w: --items, --rounds, --min-requests must be at least 1, --events at least 0 and --duration positive", errUsage)
 	}
 	for _, s := range strings.Split(*conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

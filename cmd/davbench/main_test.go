@@ -25,7 +25,7 @@ func TestRunSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	var out, log bytes.Buffer
-	code := run(ctx, []string{"--items", "40", "--rounds", "2", "--duration", "20ms", "--min-requests", "2", "--concurrency", "1,3", "--json"}, &out, &log)
+	code := run(ctx, []string{"--items", "40", "--events", "60", "--rounds", "2", "--duration", "20ms", "--min-requests", "2", "--concurrency", "1,3", "--json"}, &out, &log)
 	if code != 0 {
 		t.Fatalf("exit status %d\n%s", code, log.String())
 	}
@@ -34,7 +34,8 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("JSON report: %v\n%s", err, out.String())
 	}
 	want := []string{"propfind-depth1", "multiget-100", "sync-initial", "sync-after-10",
-		"put-update-c1", "get-c1", "delete-c1", "create-c1", "put-update-c3", "get-c3", "delete-c3", "create-c3"}
+		"put-update-c1", "get-c1", "delete-c1", "create-c1", "put-update-c3", "get-c3", "delete-c3", "create-c3",
+		"calendar-query-month"}
 	if len(rep.Workloads) != len(want) {
 		t.Fatalf("%d workloads, want %d: %+v", len(rep.Workloads), len(want), rep.Workloads)
 	}
@@ -46,14 +47,35 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s: %+v", w.Key, w)
 		}
 	}
-	if rep.Memory.Server.PeakKiB <= 0 || rep.Memory.Floor.PeakKiB <= 0 || len(rep.Targets) != 5 {
+	if rep.Memory.Server.PeakKiB <= 0 || rep.Memory.Floor.PeakKiB <= 0 || len(rep.Targets) != 6 || rep.Targets[3].Name != "calendar-query of one month" {
 		t.Errorf("memory %+v, targets %+v", rep.Memory, rep.Targets)
 	}
-	if len(rep.Skipped) != 1 {
-		t.Errorf("skipped %q: the calendar workloads should say why they did not run", rep.Skipped)
+	if c := rep.Calendar; len(rep.Skipped) != 0 || c == nil || c.Objects < 60 || c.Matches < 1 || c.Matches >= c.Objects || c.Month != "2026-11-01/2026-12-01" {
+		t.Errorf("skipped %q, calendar %+v", rep.Skipped, rep.Calendar)
 	}
 	if b := calendarQueryBody(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); !bytes.Contains(b, []byte(`start="20261101T000000Z" end="20261201T000000Z"`)) {
 		t.Errorf("calendar-query body %s", b)
+	}
+}
+
+// TestNoCalendar: without events there is no calendar workload, and the
+// report says why.
+func TestNoCalendar(t *testing.T) {
+	f := &fixture{}
+	if len(calendarWorkloads(f)) != 0 || !strings.Contains(calendarSkipped(f), "--events 0") {
+		t.Errorf("workloads %d, skipped %q", len(calendarWorkloads(f)), calendarSkipped(f))
+	}
+	f.calendar = "/dav/alice/appointments/"
+	if len(calendarWorkloads(f)) != 1 || calendarSkipped(f) != "" {
+		t.Errorf("with a calendar: workloads %d, skipped %q", len(calendarWorkloads(f)), calendarSkipped(f))
+	}
+	for events, want := range map[int][2]int{0: {0, 0}, 1: {1, 0}, 2: {1, 1}, 60: {57, 3}, 10_000: {9_500, 500}} {
+		if a, b := splitEvents(events); a != want[0] || b != want[1] {
+			t.Errorf("splitEvents(%d) = %d, %d, want %v", events, a, b, want)
+		}
+	}
+	if n := responses([]byte(`<d:multistatus><d:response><d:href>a</d:href></d:response><response xmlns="DAV:"></response><D:responsedescription/></d:multistatus>`)); n != 2 {
+		t.Errorf("responses = %d, want 2", n)
 	}
 }
 

@@ -20,12 +20,33 @@ import (
 	"github.com/crmdav/crmdav/syncstate"
 )
 
-// The benchmark's user and address book.
+// The benchmark's user, address book and calendar.
 const (
-	benchUser   = "alice" // democrm.Seed's first user
-	benchBook   = "contacts"
-	crmClientID = "davbench"
+	benchUser     = "alice" // democrm.Seed's first user
+	benchBook     = "contacts"
+	benchCalendar = "appointments"
+	crmClientID   = "davbench"
 )
+
+// benchNow is the date the demo data is spread around (the calendar's
+// events over a year before and after it), fixed so that every run queries
+// the same data; the calendar-query asks for its month.
+var benchNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+// seriesShare is the part of the calendar's events that are recurring
+// series: one in 20.
+const seriesShare = 20
+
+// splitEvents is how many single appointments and recurring masters make
+// events calendar objects: about 5% series, at least one when there are
+// two events or more.
+func splitEvents(events int) (singles, series int) {
+	series = events / seriesShare
+	if series == 0 && events > 1 {
+		series = 1
+	}
+	return events - series, series
+}
 
 // item is one card of the address book as the poll left it.
 type item struct {
@@ -44,6 +65,10 @@ type fixture struct {
 	password string
 	book     string // escaped path of the address book, with a final slash
 	items    []item
+	// calendar is the escaped path of the calendar, with a final slash;
+	// "" without events. events is how many objects it holds.
+	calendar string
+	events   int
 }
 
 func randomSecret() string {
@@ -52,10 +77,11 @@ func randomSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newFixture starts the embedded CRM on 127.0.0.1 with one user and n
-// contacts, makes the gateway's state with that user, and polls once
+// newFixture starts the embedded CRM on 127.0.0.1 with one user, n
+// contacts and events more appointments (single ones and recurring
+// series), makes the gateway's state with that user, and polls once
 // through the Dataverse adapter, as the gateway does.
-func newFixture(ctx context.Context, n int, progress io.Writer) (_ *fixture, err error) {
+func newFixture(ctx context.Context, n, events int, progress io.Writer) (_ *fixture, err error) {
 	dir, err := os.MkdirTemp("", "davbench-")
 	if err != nil {
 		return nil, err
@@ -79,7 +105,8 @@ func newFixture(ctx context.Context, n int, progress io.Writer) (_ *fixture, err
 	if err := f.crm.AddClient(democrm.Client{ID: crmClientID, Secret: f.secret}); err != nil {
 		return nil, err
 	}
-	users, err := f.crm.Seed(democrm.Demo{Users: 1, Contacts: n, Seed: 1})
+	singles, series := splitEvents(events)
+	users, err := f.crm.Seed(democrm.Demo{Users: 1, Contacts: n, Appointments: singles, Series: series, Now: benchNow, Seed: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +117,8 @@ func newFixture(ctx context.Context, n int, progress io.Writer) (_ *fixture, err
 	f.crmURL = "http://" + ln.Addr().String()
 	f.crmHTTP = &http.Server{Handler: f.crm.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go f.crmHTTP.Serve(ln)
-	fmt.Fprintf(progress, "davbench: embedded CRM seeded with %d contacts in %s\n", n, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(progress, "davbench: embedded CRM seeded with %d contacts and %d more appointments (%d recurring series) in %s\n",
+		n, events, series, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	client, err := dataverse.New(dataverse.Config{URL: f.crmURL, TokenURL: f.crmURL + democrm.TokenPath,
@@ -122,7 +150,21 @@ func newFixture(ctx context.Context, n int, progress io.Writer) (_ *fixture, err
 	if len(f.items) != n {
 		return nil, fmt.Errorf("the address book holds %d cards after the poll, want %d", len(f.items), n)
 	}
-	fmt.Fprintf(progress, "davbench: gateway state polled (%d cards) in %s\n", n, time.Since(start).Round(time.Millisecond))
+	if events > 0 {
+		// The demo's own appointments are there too.
+		err = st.Items(ctx, benchUser, benchCalendar, false, func(syncstate.Item) error {
+			f.events++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if f.events < events {
+			return nil, fmt.Errorf("the calendar holds %d events after the poll, want at least %d", f.events, events)
+		}
+		f.calendar = (&url.URL{Path: "/dav/" + benchUser + "/" + benchCalendar + "/"}).EscapedPath()
+	}
+	fmt.Fprintf(progress, "davbench: gateway state polled (%d cards, %d calendar objects) in %s\n", n, f.events, time.Since(start).Round(time.Millisecond))
 	return f, st.Close()
 }
 

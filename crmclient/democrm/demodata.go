@@ -19,6 +19,12 @@ type Demo struct {
 	Contacts int       // contacts per user (20)
 	Now      time.Time // dates are spread around it (time.Now)
 	Seed     uint64    // the same seed makes the same data
+	// Appointments and Series are more appointments per user, beyond the
+	// demo's own handful (for load tests): single appointments, and
+	// recurring masters (weekly or monthly, ending by count, by date or
+	// not at all), starting within a year before or after Now. Both are 0 unless set.
+	Appointments int
+	Series       int
 }
 
 var demoUserNames = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter"}
@@ -45,9 +51,7 @@ func (s *Server) Seed(d Demo) ([]crmclient.User, error) {
 	if d.Users <= 0 {
 		d.Users = 3
 	}
-	if d.Contacts < 0 {
-		d.Contacts = 0
-	}
+	d.Contacts, d.Appointments, d.Series = max(d.Contacts, 0), max(d.Appointments, 0), max(d.Series, 0)
 	if d.Now.IsZero() {
 		d.Now = s.opts.Now()
 	}
@@ -300,6 +304,78 @@ func (g *demoGen) run(tx *gorm.DB) error {
 		if _, err := g.put("email", map[string]any{"subject": "Re: " + g.pick(meetingTopics), "description": "<p>Thanks for your time today.</p>",
 			"sender": g.user.Email, "torecipients": nilIfEmpty(addr), "senton": iso(sent), "actualend": iso(sent),
 			"statecode": num(1), "statuscode": num(3)}, append([]partyIn{g.me(crmclient.Sender)}, to...)); err != nil {
+			return err
+		}
+	}
+	// The extra calendar of a load test, after the demo's own data so that
+	// the same seed still makes the same demo.
+	return g.calendar()
+}
+
+// calendar makes d.Appointments single appointments and d.Series
+// recurring masters within a year before or after Now.
+func (g *demoGen) calendar() error {
+	for i := range g.d.Appointments {
+		start := g.day(g.rnd.IntN(731)-365, 8+g.rnd.IntN(10)).Add(time.Duration(15*g.rnd.IntN(4)) * time.Minute)
+		f := map[string]any{
+			"subject": g.pick(meetingTopics), "location": g.pick([]string{"Meeting room 1", "Meeting room 2", "Online", "Customer site", "Café"}),
+			"scheduledstart": iso(start), "scheduledend": iso(start.Add(time.Duration(30+15*g.rnd.IntN(7)) * time.Minute)),
+			"prioritycode": num(g.rnd.IntN(3)),
+		}
+		if g.rnd.IntN(3) == 0 {
+			f["description"] = "Agenda: " + strings.ToLower(g.pick(taskTopics)) + ", next steps."
+		}
+		if i%25 == 24 {
+			day := start.Truncate(24 * time.Hour)
+			f["isalldayevent"], f["scheduledstart"], f["scheduledend"] = true, iso(day), iso(day.AddDate(0, 0, 1+g.rnd.IntN(2)))
+		}
+		parties := []partyIn{g.me(crmclient.Organizer)}
+		if g.rnd.IntN(2) == 0 {
+			parties = append(parties, g.someContact(crmclient.RequiredAttendee)...)
+		}
+		if _, err := g.put("appointment", f, parties); err != nil {
+			return err
+		}
+	}
+	for i := range g.d.Series {
+		start := g.day(g.rnd.IntN(731)-365, 8+g.rnd.IntN(10))
+		minutes := 30 * (1 + g.rnd.IntN(3))
+		f := map[string]any{
+			"subject": g.pick(meetingTopics) + " (series)", "location": g.pick([]string{"Meeting room 2", "Online"}),
+			"interval": num(1 + g.rnd.IntN(2)), "firstdayofweek": num(1),
+			"patternstartdate": iso(start.Truncate(24 * time.Hour)),
+			"starttime":        iso(start), "endtime": iso(start.Add(time.Duration(minutes) * time.Minute)), "duration": num(minutes),
+		}
+		weekly := i%3 != 2
+		if weekly {
+			// On the start's weekday, and now and then one more.
+			mask := 1 << start.Weekday()
+			if g.rnd.IntN(3) == 0 {
+				mask |= 1 << (1 + g.rnd.IntN(5))
+			}
+			f["recurrencepatterntype"], f["daysofweekmask"] = num(1), num(mask)
+		} else {
+			f["recurrencepatterntype"], f["interval"] = num(2), num(1)
+			if g.rnd.IntN(2) == 0 && start.Day() <= 28 {
+				f["dayofmonth"] = num(start.Day())
+			} else {
+				// The nth weekday of the month; from the 29th on, the last.
+				nth := (start.Day()-1)/7 + 1
+				if start.Day() > 28 {
+					nth = 5
+				}
+				f["isnthmonthly"], f["daysofweekmask"], f["instance"] = true, num(1<<start.Weekday()), num(nth)
+			}
+		}
+		switch g.rnd.IntN(3) {
+		case 0:
+			f["patternendtype"] = num(1)
+		case 1:
+			f["patternendtype"], f["occurrences"] = num(2), num(6+g.rnd.IntN(30))
+		default:
+			f["patternendtype"], f["patternenddate"] = num(3), iso(start.Truncate(24*time.Hour).AddDate(0, 3+g.rnd.IntN(10), 0))
+		}
+		if _, err := g.put("recurringappointmentmaster", f, append([]partyIn{g.me(crmclient.Organizer)}, g.someContact(crmclient.OptionalAttendee)...)); err != nil {
 			return err
 		}
 	}
