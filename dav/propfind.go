@@ -122,8 +122,9 @@ func (h *handler) servePropfind(w http.ResponseWriter, r *http.Request, t target
 			for _, n := range pf.props {
 				withBody = withBody || n == pGetContentLength
 			}
+			ow := m.objectWriter(user, book, withBody, nil, &pf)
 			err := h.st.List(r.Context(), user, book.Slug, withBody, func(o Object) error {
-				m.response(objectPath(user, book.Slug, o.Name), &pf, objectProps(user, book, o, withBody, nil))
+				ow.write(&o)
 				return nil
 			})
 			if err != nil {

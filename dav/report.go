@@ -2,6 +2,7 @@ package dav
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -64,9 +65,10 @@ func (h *handler) serveReport(w http.ResponseWriter, r *http.Request, t target) 
 
 // serveMultiget answers addressbook-multiget (RFC 6352 §8.7) and
 // calendar-multiget (RFC 4791 §7.9), which have the same shape: one
-// response per href, in request order, each object fetched alone. An
-// href that names nothing of this user is its own 404 (403 for another
-// user's path) inside the 207.
+// response per href, in request order. The hrefs are taken maxBatch at a
+// time; those of the request's collection are looked up together when
+// the Store is a BatchGetter. An href that names nothing of this user is
+// its own 404 (403 for another user's path) inside the 207.
 func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target, c Collection, root *node) error {
 	pr, err := parsePropReq(root)
 	if err != nil {
@@ -77,6 +79,99 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 	// collections, however many hrefs.
 	colls := map[string]*Collection{c.Slug: &c}
 	m := startMultistatus(w)
+	ow := m.objectWriter(t.user, c, true, &pr, &pr.propfindReq)
+	bg, _ := h.st.(BatchGetter)
+
+	// mgEntry is one href of the request, as far as it is known before
+	// its object is looked up.
+	type mgEntry struct {
+		raw    string // the href, when it is not a URL
+		path   string
+		status int // answered with this status, without lookup
+		ot     target
+		oc     *Collection
+	}
+	var (
+		batch []mgEntry
+		names []string // of the entries in c, when looked up together
+	)
+	// write answers entry e, with its object o (nil: not found) when it
+	// was looked up together.
+	write := func(e *mgEntry, o *Object) error {
+		switch {
+		case e.status == http.StatusBadRequest:
+			m.w.WriteString("<D:response><D:href>" + esc(e.raw) + "</D:href><D:status>" + statusLine(http.StatusBadRequest) + "</D:status></D:response>")
+			return nil
+		case e.status != 0:
+			m.statusResponse(e.path, e.status, xml.Name{}, "")
+			return nil
+		}
+		if o == nil && (bg == nil || names == nil) {
+			got, err := h.st.Get(ctx, e.ot.user, e.ot.slug, e.ot.name)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err == nil {
+				o = &got
+			}
+		}
+		switch {
+		case o == nil:
+			m.statusResponse(e.path, http.StatusNotFound, xml.Name{}, "")
+		case e.oc == &c:
+			ow.write(o)
+		default:
+			m.response(objectPath(e.ot.user, e.ot.slug, o.Name), &pr.propfindReq, objectProps(t.user, *e.oc, *o, true, &pr))
+		}
+		return nil
+	}
+	flush := func() error {
+		defer func() { batch, names = batch[:0], nil }()
+		if bg != nil {
+			// Together only when every entry to look up is in c: no
+			// other lookup runs while the Store streams the batch.
+			for i := range batch {
+				e := &batch[i]
+				if e.status != 0 {
+					continue
+				}
+				if e.oc != &c {
+					names = nil
+					break
+				}
+				names = append(names, e.ot.name)
+			}
+		}
+		if names == nil {
+			for i := range batch {
+				if err := write(&batch[i], nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		next := 0 // the first entry not yet answered
+		err := getInOrder(ctx, bg, t.user, c.Slug, names, func(_ int, o *Object) error {
+			for ; batch[next].status != 0; next++ {
+				write(&batch[next], nil)
+			}
+			e := &batch[next]
+			next++
+			if o == nil {
+				m.statusResponse(e.path, http.StatusNotFound, xml.Name{}, "")
+				return nil
+			}
+			ow.write(o)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for ; next < len(batch); next++ {
+			write(&batch[next], nil)
+		}
+		return nil
+	}
 	for _, n := range root.children {
 		if n.name != dn("href") {
 			continue
@@ -84,50 +179,83 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 		raw := strings.TrimSpace(n.text.String())
 		u, err := url.Parse(raw)
 		if err != nil {
-			m.w.WriteString("<D:response><D:href>" + esc(raw) + "</D:href><D:status>" + statusLine(http.StatusBadRequest) + "</D:status></D:response>")
-			continue
-		}
-		ot, err := parsePath(u.Path)
-		switch {
-		case err != nil || ot.kind != kindObject:
-			m.statusResponse(u.Path, http.StatusNotFound, xml.Name{}, "")
-			continue
-		case ot.user != t.user:
-			// DESIGN invariant 8, as for a request to that path.
-			m.statusResponse(u.Path, http.StatusForbidden, xml.Name{}, "")
-			continue
-		}
-		oc, ok := colls[ot.slug]
-		if !ok {
-			cc, err := h.st.Collection(ctx, ot.user, ot.slug)
+			batch = append(batch, mgEntry{raw: raw, status: http.StatusBadRequest})
+		} else {
+			e := mgEntry{path: u.Path}
+			ot, err := parsePath(u.Path)
 			switch {
-			case err == nil && served(cc.Kind):
-				oc = &cc
-			case err == nil || errors.Is(err, ErrNotFound):
+			case err != nil || ot.kind != kindObject:
+				e.status = http.StatusNotFound
+			case ot.user != t.user:
+				// DESIGN invariant 8, as for a request to that path.
+				e.status = http.StatusForbidden
 			default:
+				oc, ok := colls[ot.slug]
+				if !ok {
+					cc, err := h.st.Collection(ctx, ot.user, ot.slug)
+					switch {
+					case err == nil && served(cc.Kind):
+						oc = &cc
+					case err == nil || errors.Is(err, ErrNotFound):
+					default:
+						m.abort()
+						h.logRefused(r, http.StatusInternalServerError, "multiget cut short: "+err.Error())
+						return nil
+					}
+					colls[ot.slug] = oc
+				}
+				if oc == nil {
+					e.status = http.StatusNotFound
+				}
+				e.ot, e.oc = ot, oc
+			}
+			batch = append(batch, e)
+		}
+		if len(batch) == maxBatch {
+			if err := flush(); err != nil {
 				m.abort()
 				h.logRefused(r, http.StatusInternalServerError, "multiget cut short: "+err.Error())
 				return nil
 			}
-			colls[ot.slug] = oc
 		}
-		if oc == nil {
-			m.statusResponse(u.Path, http.StatusNotFound, xml.Name{}, "")
-			continue
-		}
-		o, err := h.st.Get(ctx, ot.user, ot.slug, ot.name)
-		if errors.Is(err, ErrNotFound) {
-			m.statusResponse(u.Path, http.StatusNotFound, xml.Name{}, "")
-			continue
-		}
-		if err != nil {
-			m.abort()
-			h.logRefused(r, http.StatusInternalServerError, "multiget cut short: "+err.Error())
-			return nil
-		}
-		m.response(objectPath(ot.user, ot.slug, o.Name), &pr.propfindReq, objectProps(t.user, *oc, o, true, &pr))
+	}
+	if err := flush(); err != nil {
+		m.abort()
+		h.logRefused(r, http.StatusInternalServerError, "multiget cut short: "+err.Error())
+		return nil
 	}
 	return m.finish()
+}
+
+// getInOrder looks up names of collection user/slug with GetMany,
+// maxBatch at a time, and calls fn for every name in order with its
+// object, nil for a name that names nothing.
+func getInOrder(ctx context.Context, bg BatchGetter, user, slug string, names []string, fn func(i int, o *Object) error) error {
+	for start := 0; start < len(names); start += maxBatch {
+		chunk := names[start:min(start+maxBatch, len(names))]
+		i := 0
+		err := bg.GetMany(ctx, user, slug, chunk, func(o Object) error {
+			for ; i < len(chunk) && chunk[i] != o.Name; i++ {
+				if err := fn(start+i, nil); err != nil {
+					return err
+				}
+			}
+			if i == len(chunk) {
+				return fmt.Errorf("GetMany answered %q, not among the names asked for or out of their order", o.Name)
+			}
+			i++
+			return fn(start+i-1, &o)
+		})
+		if err != nil {
+			return err
+		}
+		for ; i < len(chunk); i++ {
+			if err := fn(start+i, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // serveQuery answers addressbook-query (RFC 6352 §8.6) by reading the
@@ -151,6 +279,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, t target, c
 	var bad error // the first stored object we cannot read
 	n, truncated := 0, false
 	m := startMultistatus(w)
+	ow := m.objectWriter(t.user, c, true, &pr, &pr.propfindReq)
 	err = h.st.List(r.Context(), t.user, c.Slug, true, func(o Object) error {
 		card, err := vcard.NewDecoder(bytes.NewReader(o.Body)).Decode()
 		if err != nil {
@@ -166,7 +295,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, t target, c
 			truncated = true
 			return errStop
 		}
-		m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, true, &pr))
+		ow.write(&o)
 		n++
 		return nil
 	})

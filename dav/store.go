@@ -50,6 +50,21 @@ type Store interface {
 	Query(ctx context.Context, user, slug string, start, end time.Time, withBody bool, fn func(Object) error) error
 }
 
+// BatchGetter is what a Store may add to answer multiget and incremental
+// sync-collection with one lookup for many objects instead of one each.
+// dav uses it when the Store has it, and Get otherwise.
+type BatchGetter interface {
+	// GetMany calls fn, one object at a time and in the order of names,
+	// for each object of a collection named in names that exists (a name
+	// given twice is answered twice; one that names nothing is skipped).
+	// dav passes at most maxBatch names at a time.
+	GetMany(ctx context.Context, user, slug string, names []string, fn func(Object) error) error
+}
+
+// maxBatch bounds the names of one GetMany call: the objects of one
+// batch may be held by the Store while it sorts them.
+const maxBatch = 100
+
 // Change is one changed object of a collection.
 type Change struct {
 	Name     string

@@ -174,6 +174,7 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 		// listing is reported again by the next sync, never lost.
 		m := startMultistatus(w)
 		n, last, truncated := 0, "", false
+		ow := m.objectWriter(t.user, c, withBody, pr, &pr.propfindReq)
 		err := h.st.List(ctx, t.user, c.Slug, withBody, func(o Object) error {
 			if after != "" && o.Name <= after {
 				return nil
@@ -182,7 +183,7 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 				truncated = true
 				return errStop
 			}
-			m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, withBody, pr))
+			ow.write(&o)
 			n++
 			last = o.Name
 			return nil
@@ -227,25 +228,71 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 		}
 	}
 	m := startMultistatus(w)
-	for _, ch := range changes {
-		p := objectPath(t.user, c.Slug, ch.Name)
-		if ch.Deleted {
-			// RFC 6578 §3.5.2: a removed member is a 404 without propstat.
-			m.statusResponse(p, http.StatusNotFound, xml.Name{}, "")
-			continue
+	ow := m.objectWriter(t.user, c, true, pr, &pr.propfindReq)
+	// answer writes change ch, with its object o (nil: none).
+	answer := func(ch *Change, o *Object) {
+		if o == nil {
+			// RFC 6578 §3.5.2: a removed member is a 404 without
+			// propstat; so is one deleted since Changes answered (the
+			// next sync says so again).
+			m.statusResponse(objectPath(t.user, c.Slug, ch.Name), http.StatusNotFound, xml.Name{}, "")
+			return
 		}
-		o, err := h.st.Get(ctx, t.user, c.Slug, ch.Name)
-		if errors.Is(err, ErrNotFound) {
-			// Deleted since Changes answered; the next sync says so again.
-			m.statusResponse(p, http.StatusNotFound, xml.Name{}, "")
-			continue
+		ow.write(o)
+	}
+	if bg, ok := h.st.(BatchGetter); ok {
+		// The changed members maxBatch at a time, each batch with one
+		// GetMany; deletions are answered in their place between them.
+		var names []string
+		next := 0 // the first change not yet answered
+		for len(changes[next:]) > 0 {
+			names = names[:0]
+			for _, ch := range changes[next:] {
+				if len(names) == maxBatch {
+					break
+				}
+				if !ch.Deleted {
+					names = append(names, ch.Name)
+				}
+			}
+			err := getInOrder(ctx, bg, t.user, c.Slug, names, func(_ int, o *Object) error {
+				for ; changes[next].Deleted; next++ {
+					answer(&changes[next], nil)
+				}
+				answer(&changes[next], o)
+				next++
+				return nil
+			})
+			if err != nil {
+				m.abort()
+				h.logRefused(r, http.StatusInternalServerError, "sync cut short: "+err.Error())
+				return nil
+			}
+			if len(names) < maxBatch {
+				for ; next < len(changes); next++ {
+					answer(&changes[next], nil) // deletions after the last member
+				}
+			}
 		}
-		if err != nil {
-			m.abort()
-			h.logRefused(r, http.StatusInternalServerError, "sync cut short: "+err.Error())
-			return nil
+	} else {
+		for i := range changes {
+			ch := &changes[i]
+			if ch.Deleted {
+				answer(ch, nil)
+				continue
+			}
+			o, err := h.st.Get(ctx, t.user, c.Slug, ch.Name)
+			if errors.Is(err, ErrNotFound) {
+				answer(ch, nil)
+				continue
+			}
+			if err != nil {
+				m.abort()
+				h.logRefused(r, http.StatusInternalServerError, "sync cut short: "+err.Error())
+				return nil
+			}
+			answer(ch, &o)
 		}
-		m.response(p, &pr.propfindReq, objectProps(t.user, c, o, true, pr))
 	}
 	if truncated {
 		m.statusResponse(collectionPath(t.user, c.Slug), http.StatusInsufficientStorage, condWithinLimits, "")

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // Bounds on request XML (issue 5 "Limits"): deeper or larger documents are
@@ -272,13 +274,104 @@ type prop struct {
 	inner   string
 }
 
+// esc is s escaped as xml.EscapeText escapes it; s itself when nothing
+// needs escaping.
 func esc(s string) string {
+	if !needsEsc(s) {
+		return s
+	}
 	var b strings.Builder
-	xml.EscapeText(&b, []byte(s))
+	b.Grow(len(s) + 16)
+	writeEsc(&b, s)
 	return b.String()
 }
 
+// needsEsc reports whether xml.EscapeText would change s.
+func needsEsc(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\'' || c == '&' || c == '<' || c == '>' {
+			return true
+		}
+	}
+	return false
+}
+
+// writeEsc writes s escaped exactly as xml.EscapeText does (the same
+// entities, invalid characters as U+FFFD), without converting s to a
+// byte slice and with one write per run of plain text.
+func writeEsc(w io.StringWriter, s string) {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		var e string
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"':
+				e = "&#34;"
+			case '\'':
+				e = "&#39;"
+			case '&':
+				e = "&amp;"
+			case '<':
+				e = "&lt;"
+			case '>':
+				e = "&gt;"
+			case '\t':
+				e = "&#x9;"
+			case '\n':
+				e = "&#xA;"
+			case '\r':
+				e = "&#xD;"
+			default:
+				if c >= 0x20 {
+					i++
+					continue
+				}
+				e = "\uFFFD"
+			}
+			w.WriteString(s[last:i])
+			w.WriteString(e)
+			i++
+			last = i
+			continue
+		}
+		r, width := utf8.DecodeRuneInString(s[i:])
+		if inCharRange(r) && !(r == utf8.RuneError && width == 1) {
+			i += width
+			continue
+		}
+		w.WriteString(s[last:i])
+		w.WriteString("\uFFFD")
+		i += width
+		last = i
+	}
+	w.WriteString(s[last:])
+}
+
+// inCharRange is XML's Char production (encoding/xml isInCharacterRange).
+func inCharRange(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
 func hrefXML(p string) string { return "<D:href>" + esc(hrefPath(p)) + "</D:href>" }
+
+// plainName reports whether a resource name is the same after path
+// escaping (url.URL.EscapedPath) and XML escaping, so that its href is
+// its collection's escaped href followed by the name.
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~':
+		default:
+			return false
+		}
+	}
+	return name != ""
+}
 
 // Namespaces of the elements we write, and the prefixes the multistatus
 // root and DAV:error bodies declare for them. Calendars (issue 6) use
@@ -319,23 +412,43 @@ type msWriter struct {
 	w *bufio.Writer
 }
 
+// msBufSize is the multistatus buffer: large enough that a listing
+// reaches the client in few writes, small enough to stay bounded.
+const msBufSize = 32 << 10
+
+var msBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, msBufSize) }}
+
 func startMultistatus(w http.ResponseWriter) *msWriter {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(http.StatusMultiStatus)
-	m := &msWriter{w: bufio.NewWriter(w)}
+	bw := msBufs.Get().(*bufio.Writer)
+	bw.Reset(w)
+	m := &msWriter{w: bw}
 	m.w.WriteString(xml.Header)
 	m.w.WriteString(`<D:multistatus` + xmlnsDecl + `>`)
 	return m
+}
+
+// release returns the buffer to the pool once flushed.
+func (m *msWriter) release() {
+	m.w.Reset(nil)
+	msBufs.Put(m.w)
+	m.w = nil
 }
 
 // finish closes the multistatus. A response cut short by an error is left
 // unterminated, so that no client takes it for a complete listing.
 func (m *msWriter) finish() error {
 	m.w.WriteString("</D:multistatus>\n")
-	return m.w.Flush()
+	err := m.w.Flush()
+	m.release()
+	return err
 }
 
-func (m *msWriter) abort() { m.w.Flush() }
+func (m *msWriter) abort() {
+	m.w.Flush()
+	m.release()
+}
 
 // raw writes XML that uses the root's prefixes, e.g. DAV:sync-token.
 func (m *msWriter) raw(s string) { m.w.WriteString(s) }
@@ -343,41 +456,206 @@ func (m *msWriter) raw(s string) { m.w.WriteString(s) }
 // response writes one DAV:response for the resource at path (unescaped)
 // with properties props, as the request pf asks.
 func (m *msWriter) response(path string, pf *propfindReq, props []prop) {
-	var ok, missing []string
+	w := m.w
+	w.WriteString("<D:response><D:href>")
+	writeEsc(w, hrefPath(path))
+	w.WriteString("</D:href>")
 	switch {
 	case pf.propname:
+		w.WriteString("<D:propstat><D:prop>")
 		for _, p := range props {
-			ok = append(ok, element(p.name, ""))
+			w.WriteString(element(p.name, ""))
 		}
+		w.WriteString("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
 	case pf.allprop:
+		w.WriteString("<D:propstat><D:prop>")
 		for _, p := range props {
 			if p.allprop {
-				ok = append(ok, element(p.name, p.inner))
+				w.WriteString(element(p.name, p.inner))
 			}
 		}
+		w.WriteString("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
 	default:
-	next:
+		found, missing := 0, 0
 		for _, n := range pf.props {
-			for _, p := range props {
-				if p.name == n {
-					ok = append(ok, element(p.name, p.inner))
-					continue next
+			if findProp(props, n) != nil {
+				found++
+			} else if isXMLName(n.Local) {
+				missing++
+			}
+		}
+		if found > 0 || missing == 0 {
+			w.WriteString("<D:propstat><D:prop>")
+			for _, n := range pf.props {
+				if p := findProp(props, n); p != nil {
+					w.WriteString(element(p.name, p.inner))
 				}
 			}
-			if e := element(n, ""); e != "" {
-				missing = append(missing, e)
+			w.WriteString("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
+		}
+		if missing > 0 {
+			w.WriteString("<D:propstat><D:prop>")
+			for _, n := range pf.props {
+				if findProp(props, n) == nil {
+					w.WriteString(element(n, ""))
+				}
 			}
+			w.WriteString("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>")
 		}
 	}
-	w := m.w
-	w.WriteString("<D:response>" + hrefXML(path))
-	if len(ok) > 0 || len(missing) == 0 {
-		w.WriteString("<D:propstat><D:prop>" + strings.Join(ok, "") + "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>")
-	}
-	if len(missing) > 0 {
-		w.WriteString("<D:propstat><D:prop>" + strings.Join(missing, "") + "</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>")
-	}
 	w.WriteString("</D:response>")
+}
+
+func findProp(props []prop, n xml.Name) *prop {
+	for i := range props {
+		if props[i].name == n {
+			return &props[i]
+		}
+	}
+	return nil
+}
+
+// Parts of an object's response that differ between objects.
+const (
+	dynNone = iota
+	dynETag
+	dynLength
+	dynAddressData
+	dynCalendarData
+)
+
+// objPart is literal XML followed by one varying property (dyn), written
+// as open + value + close, or empty when the value is.
+type objPart struct {
+	lit                string
+	dyn                int
+	open, close, empty string
+}
+
+// objWriter writes the responses of the objects of one collection for
+// one request: what objectProps and msWriter.response would write, with
+// everything that is the same for every object worked out once.
+type objWriter struct {
+	m          *msWriter
+	user       string
+	c          Collection
+	hrefPrefix string // escaped href of the collection, ending in "/"
+	parts      []objPart
+	data       *addressDataReq
+}
+
+// objectWriter prepares the writing of objects of collection c, with the
+// properties objectProps gives for withBody and pr, as pf asks.
+func (m *msWriter) objectWriter(user string, c Collection, withBody bool, pr *propReq, pf *propfindReq) *objWriter {
+	ow := &objWriter{m: m, user: user, c: c, hrefPrefix: esc(hrefPath(collectionPath(user, c.Slug)))}
+	if pr != nil {
+		ow.data = pr.data
+	}
+	props := objectProps(user, c, Object{}, withBody, pr)
+	var lit strings.Builder
+	add := func(p *prop) {
+		if pf.propname {
+			lit.WriteString(element(p.name, ""))
+			return
+		}
+		dyn := dynNone
+		switch p.name {
+		case pGetETag:
+			dyn = dynETag
+		case pGetContentLength:
+			dyn = dynLength
+		case pAddressData:
+			dyn = dynAddressData
+		case pCalendarData:
+			dyn = dynCalendarData
+		}
+		if dyn == dynNone {
+			lit.WriteString(element(p.name, p.inner))
+			return
+		}
+		full := element(p.name, "\x00")
+		i := strings.IndexByte(full, 0)
+		ow.parts = append(ow.parts, objPart{lit: lit.String(), dyn: dyn, open: full[:i], close: full[i+1:], empty: element(p.name, "")})
+		lit.Reset()
+	}
+	const okStat = "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
+	switch {
+	case pf.propname, pf.allprop:
+		lit.WriteString("<D:propstat><D:prop>")
+		for i := range props {
+			if pf.propname || props[i].allprop {
+				add(&props[i])
+			}
+		}
+		lit.WriteString(okStat)
+	default:
+		found, missing := 0, 0
+		for _, n := range pf.props {
+			if findProp(props, n) != nil {
+				found++
+			} else if isXMLName(n.Local) {
+				missing++
+			}
+		}
+		if found > 0 || missing == 0 {
+			lit.WriteString("<D:propstat><D:prop>")
+			for _, n := range pf.props {
+				if p := findProp(props, n); p != nil {
+					add(p)
+				}
+			}
+			lit.WriteString(okStat)
+		}
+		if missing > 0 {
+			lit.WriteString("<D:propstat><D:prop>")
+			for _, n := range pf.props {
+				if findProp(props, n) == nil {
+					lit.WriteString(element(n, ""))
+				}
+			}
+			lit.WriteString("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>")
+		}
+	}
+	lit.WriteString("</D:response>")
+	ow.parts = append(ow.parts, objPart{lit: lit.String()})
+	return ow
+}
+
+// write writes the response of object o, at its name in the collection.
+func (ow *objWriter) write(o *Object) {
+	w := ow.m.w
+	w.WriteString("<D:response><D:href>")
+	if plainName(o.Name) {
+		w.WriteString(ow.hrefPrefix)
+		w.WriteString(o.Name)
+	} else {
+		writeEsc(w, hrefPath(objectPath(ow.user, ow.c.Slug, o.Name)))
+	}
+	w.WriteString("</D:href>")
+	for i := range ow.parts {
+		p := &ow.parts[i]
+		w.WriteString(p.lit)
+		var v string
+		switch p.dyn {
+		case dynNone:
+			continue
+		case dynETag:
+			v = o.ETag
+		case dynLength:
+			v = strconv.Itoa(len(o.Body))
+		case dynAddressData:
+			v = string(addressData(o.Body, ow.data))
+		case dynCalendarData:
+			v = string(o.Body)
+		}
+		if v == "" {
+			w.WriteString(p.empty)
+			continue
+		}
+		w.WriteString(p.open)
+		writeEsc(w, v)
+		w.WriteString(p.close)
+	}
 }
 
 // statusResponse writes a DAV:response with a status and no propstat
@@ -385,7 +663,11 @@ func (m *msWriter) response(path string, pf *propfindReq, props []prop) {
 // responsedescription when desc is.
 func (m *msWriter) statusResponse(path string, status int, cond xml.Name, desc string) {
 	w := m.w
-	w.WriteString("<D:response>" + hrefXML(path) + "<D:status>" + statusLine(status) + "</D:status>")
+	w.WriteString("<D:response><D:href>")
+	writeEsc(w, hrefPath(path))
+	w.WriteString("</D:href><D:status>")
+	w.WriteString(statusLine(status))
+	w.WriteString("</D:status>")
 	if cond.Local != "" {
 		w.WriteString("<D:error>" + element(cond, "") + "</D:error>")
 	}

@@ -80,6 +80,12 @@ func (a storeAdapter) List(ctx context.Context, user, slug string, withBody bool
 	}))
 }
 
+func (a storeAdapter) GetMany(ctx context.Context, user, slug string, names []string, fn func(dav.Object) error) error {
+	return davErr(a.st.GetMany(ctx, user, slug, names, func(it syncstate.Item) error {
+		return fn(dav.Object{Name: it.Href, ETag: it.ETag, Body: it.Body})
+	}))
+}
+
 func (a storeAdapter) Put(ctx context.Context, user, slug, name string, body []byte, cond dav.Conditions) (string, bool, error) {
 	etag, created, err := a.st.Put(ctx, user, slug, name, body, syncstate.Conditions(cond))
 	if err == nil {

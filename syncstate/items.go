@@ -3,6 +3,7 @@ package syncstate
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,18 +117,40 @@ func (s *Store) collection(tx *gorm.DB, owner, slug string) (collectionRow, erro
 // statement, no reflection.
 func (s *Store) Get(ctx context.Context, owner, slug, href string) (Item, error) {
 	var it Item
-	err := s.stmtGet.QueryRowContext(ctx, owner, slug, href).Scan(&it.Href, &it.UID, &it.ETag, &it.Body, &it.Revision)
+	err := s.stmtGet.QueryRowContext(noCancel(ctx), owner, slug, href).Scan(&it.Href, &it.UID, &it.ETag, &it.Body, &it.Revision)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, fmt.Errorf("%w: %s/%s/%s", ErrNotFound, owner, slug, href)
 	}
 	return it, err
 }
 
+// collectionHead is what the read paths need of a collection: its id,
+// revision and the revision its change log is pruned to.
+type collectionHead struct {
+	id, revision, pruned int64
+}
+
+// noCancel is ctx for a statement of the read paths: go-sqlite3 runs
+// every step of a statement whose context can be cancelled in a goroutine
+// of its own (a goroutine and a channel per row), so these statements run
+// without cancellation, and the loops over many rows check ctx themselves.
+func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// head looks a collection up with a prepared statement.
+func (s *Store) head(ctx context.Context, owner, slug string) (collectionHead, error) {
+	var h collectionHead
+	err := s.stmtCollection.QueryRowContext(noCancel(ctx), owner, slug).Scan(&h.id, &h.revision, &h.pruned)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, fmt.Errorf("%w: collection %s/%s", ErrNotFound, owner, slug)
+	}
+	return h, err
+}
+
 // Items calls fn for every item of a collection in href order, streaming
 // one query's rows, so that memory does not grow with the collection.
 // withBody says whether bodies are needed.
 func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn func(Item) error) error {
-	col, err := s.collection(s.db.WithContext(ctx), owner, slug)
+	col, err := s.head(ctx, owner, slug)
 	if err != nil {
 		return err
 	}
@@ -135,18 +158,57 @@ func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn
 	if withBody {
 		stmt = s.stmtListBody
 	}
-	rows, err := stmt.QueryContext(ctx, col.ID)
+	rows, err := stmt.QueryContext(noCancel(ctx), col.id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var it Item
+	dest := []any{&it.Href, &it.UID, &it.ETag, &it.Revision}
+	if withBody {
+		dest = append(dest, &it.Body)
+	}
+	for n := 1; rows.Next(); n++ {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		it = Item{}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := fn(it); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// GetMany calls fn for the items of a collection named by hrefs that
+// exist, in the order of hrefs (an href named twice is answered twice),
+// streaming one query's rows: one statement however many hrefs. A
+// collection that does not exist is ErrNotFound.
+func (s *Store) GetMany(ctx context.Context, owner, slug string, hrefs []string, fn func(Item) error) error {
+	col, err := s.head(ctx, owner, slug)
+	if err != nil {
+		return err
+	}
+	if len(hrefs) == 0 {
+		return nil
+	}
+	names, err := json.Marshal(hrefs)
+	if err != nil {
+		return err
+	}
+	rows, err := s.stmtGetMany.QueryContext(noCancel(ctx), string(names), col.id)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var it Item
-		dest := []any{&it.Href, &it.UID, &it.ETag, &it.Revision}
-		if withBody {
-			dest = append(dest, &it.Body)
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&it.Href, &it.UID, &it.ETag, &it.Body, &it.Revision); err != nil {
 			return err
 		}
 		if err := fn(it); err != nil {
@@ -206,34 +268,37 @@ type Change struct {
 // current revision. RFC 6578 §3.2: an unknown or pruned revision is
 // ErrPrecondition (the client starts over).
 func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([]Change, int64, error) {
-	db := s.db.WithContext(ctx)
-	col, err := s.collection(db, owner, slug)
+	col, err := s.head(ctx, owner, slug)
 	if err != nil {
 		return nil, 0, err
 	}
-	if since > col.Revision || since < 0 {
+	if since > col.revision || since < 0 {
 		return nil, 0, fmt.Errorf("%w: unknown sync revision %d", ErrPrecondition, since)
 	}
 	if since == 0 {
 		// An initial report lists what exists, not what was deleted.
-		return s.currentMembers(db, col)
+		return s.currentMembers(s.db.WithContext(ctx), collectionRow{ID: col.id, Revision: col.revision})
 	}
-	if since < col.Pruned {
-		return nil, 0, fmt.Errorf("%w: sync revision %d is older than the kept changes (%d)", ErrPrecondition, since, col.Pruned)
+	if since < col.pruned {
+		return nil, 0, fmt.Errorf("%w: sync revision %d is older than the kept changes (%d)", ErrPrecondition, since, col.pruned)
 	}
-	var rows []changeRow
-	err = db.Raw(`SELECT c.href, c.revision, c.deleted FROM changes c
-		JOIN (SELECT href, MAX(revision) AS rev FROM changes WHERE collection_id = ? AND revision > ? GROUP BY href) m
-		ON c.href = m.href AND c.revision = m.rev AND c.collection_id = ?
-		ORDER BY c.revision`, col.ID, since, col.ID).Scan(&rows).Error
+	rows, err := s.stmtChanges.QueryContext(noCancel(ctx), col.id, since)
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]Change, len(rows))
-	for i, r := range rows {
-		out[i] = Change{Href: r.Href, Revision: r.Revision, Deleted: r.Deleted}
+	defer rows.Close()
+	out := []Change{}
+	for rows.Next() {
+		var c Change
+		if err := rows.Scan(&c.Href, &c.Revision, &c.Deleted); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, c)
 	}
-	return out, col.Revision, nil
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, col.revision, nil
 }
 
 // currentMembers answers Changes from 0 once the log has been pruned: every

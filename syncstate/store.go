@@ -32,11 +32,12 @@ var (
 type Store struct {
 	db *gorm.DB
 	// Prepared statements of the read paths clients hit most.
-	stmtGet, stmtList, stmtListBody *sql.Stmt
-	log                             *slog.Logger
-	now                             func() time.Time
-	cost                            int    // bcrypt cost of new password hashes
-	dummy                           []byte // a hash to compare against for unknown users
+	stmtGet, stmtList, stmtListBody          *sql.Stmt
+	stmtCollection, stmtChanges, stmtGetMany *sql.Stmt
+	log                                      *slog.Logger
+	now                                      func() time.Time
+	cost                                     int    // bcrypt cost of new password hashes
+	dummy                                    []byte // a hash to compare against for unknown users
 }
 
 // Options tune Open.
@@ -91,6 +92,16 @@ func Open(dir string, o Options) (*Store, error) {
 			WHERE c.owner = ? AND c.slug = ? AND i.href = ?`},
 		{&st.stmtList, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtListBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ? ORDER BY href`},
+		{&st.stmtCollection, `SELECT id, revision, pruned FROM collections WHERE owner = ? AND slug = ?`},
+		// The latest change of each href after a revision: one range scan
+		// of the primary key (collection_id, revision). SQLite takes the
+		// bare column deleted from the row of MAX(revision).
+		{&st.stmtChanges, `SELECT href, MAX(revision), deleted FROM changes WHERE collection_id = ? AND revision > ?
+			GROUP BY href ORDER BY 2`},
+		// Items by href, in the order of a JSON array of hrefs: one lookup
+		// of idx_item_href per href.
+		{&st.stmtGetMany, `SELECT i.href, i.uid, i.etag, i.body, i.revision FROM json_each(?) n
+			JOIN items i ON i.collection_id = ? AND i.href = n.value ORDER BY n.key`},
 	} {
 		if *p.stmt, err = sqlDB.Prepare(p.sql); err != nil {
 			sqlDB.Close()
@@ -102,7 +113,7 @@ func Open(dir string, o Options) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody} {
+	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody, s.stmtCollection, s.stmtChanges, s.stmtGetMany} {
 		st.Close()
 	}
 	sqlDB, err := s.db.DB()
