@@ -41,7 +41,7 @@ type Store interface {
 	// (PROPPATCH); nil fields are left as they are. They stay in the
 	// gateway and advance the collection's revision.
 	SetProps(ctx context.Context, user, slug string, p Props) error
-	// Query calls fn, in name order and one object at a time, for the
+	// Query calls fn, in no particular order and one object at a time, for the
 	// objects of a calendar collection whose time span may overlap
 	// [start, end) — a zero start or end is unbounded — using the store's
 	// index of spans; objects without a known span are always included.

@@ -100,8 +100,15 @@ func (s *Store) Collections(ctx context.Context, owner string) ([]Collection, er
 
 // Collection returns one collection of a user.
 func (s *Store) Collection(ctx context.Context, owner, slug string) (Collection, error) {
-	row, err := s.collection(s.db.WithContext(ctx), owner, slug)
-	return row.collection(), err
+	var c Collection
+	var kind string
+	err := s.stmtCollectionFull.QueryRowContext(noCancel(ctx), owner, slug).
+		Scan(&c.ID, &c.Owner, &c.Slug, &kind, &c.Revision, &c.DisplayName, &c.Color, &c.Order)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Collection{}, fmt.Errorf("%w: collection %s/%s", ErrNotFound, owner, slug)
+	}
+	c.Kind = crmclient.Kind(kind)
+	return c, err
 }
 
 func (s *Store) collection(tx *gorm.DB, owner, slug string) (collectionRow, error) {
@@ -219,41 +226,53 @@ func (s *Store) GetMany(ctx context.Context, owner, slug string, hrefs []string,
 }
 
 // Query calls fn for the items of a collection whose time span may overlap
-// [start, end) — zero bounds are open — in href order, from the span
-// index: items without a known start or end are always included (the
-// caller applies the exact rules).
+// [start, end) — zero bounds are open — in no particular order, from the
+// span index: items without a known start are always included, and items
+// without an end overlap everything after their start (the caller applies
+// the exact rules).
 func (s *Store) Query(ctx context.Context, owner, slug string, start, end time.Time, withBody bool, fn func(Item) error) error {
-	db := s.db.WithContext(ctx)
-	col, err := s.collection(db, owner, slug)
+	col, err := s.head(ctx, owner, slug)
 	if err != nil {
 		return err
 	}
-	after := ""
-	for {
-		q := db.Where("collection_id = ? AND href > ?", col.ID, after)
-		if !end.IsZero() {
-			q = q.Where("(start IS NULL OR start < ?)", end.UTC())
-		}
-		if !start.IsZero() {
-			q = q.Where(`("end" IS NULL OR "end" > ? OR start IS NULL)`, start.UTC())
-		}
-		if !withBody {
-			q = q.Select("id", "collection_id", "href", "uid", "etag", "revision")
-		}
-		var rows []itemRow
-		if err := q.Order("href").Limit(500).Find(&rows).Error; err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := fn(r.item()); err != nil {
+	// Open bounds as far-off instants, so that one statement, which walks
+	// the span index (collection_id, start), serves every query.
+	lo, hi := start.UTC(), end.UTC()
+	if start.IsZero() {
+		lo = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if end.IsZero() {
+		hi = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	stmt := s.stmtQuery
+	if withBody {
+		stmt = s.stmtQueryBody
+	}
+	rows, err := stmt.QueryContext(noCancel(ctx), col.id, hi, lo)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var it Item
+	dest := []any{&it.Href, &it.UID, &it.ETag, &it.Revision}
+	if withBody {
+		dest = append(dest, &it.Body)
+	}
+	for n := 1; rows.Next(); n++ {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		if len(rows) < 500 {
-			return nil
+		it = Item{}
+		if err := rows.Scan(dest...); err != nil {
+			return err
 		}
-		after = rows[len(rows)-1].Href
+		if err := fn(it); err != nil {
+			return err
+		}
 	}
+	return rows.Err()
 }
 
 // Change is one entry of a collection's change log.

@@ -34,6 +34,8 @@ type Store struct {
 	// Prepared statements of the read paths clients hit most.
 	stmtGet, stmtList, stmtListBody          *sql.Stmt
 	stmtCollection, stmtChanges, stmtGetMany *sql.Stmt
+	stmtQuery, stmtQueryBody, stmtStamp      *sql.Stmt
+	stmtCollectionFull                       *sql.Stmt
 	log                                      *slog.Logger
 	now                                      func() time.Time
 	cost                                     int    // bcrypt cost of new password hashes
@@ -93,6 +95,14 @@ func Open(dir string, o Options) (*Store, error) {
 		{&st.stmtList, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtListBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtCollection, `SELECT id, revision, pruned FROM collections WHERE owner = ? AND slug = ?`},
+		{&st.stmtQuery, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ?1 AND start IS NULL
+			UNION ALL SELECT href, uid, etag, revision FROM items INDEXED BY idx_item_span
+			WHERE collection_id = ?1 AND start < ?2 AND ("end" IS NULL OR "end" > ?3)`},
+		{&st.stmtQueryBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ?1 AND start IS NULL
+			UNION ALL SELECT href, uid, etag, revision, body FROM items INDEXED BY idx_item_span
+			WHERE collection_id = ?1 AND start < ?2 AND ("end" IS NULL OR "end" > ?3)`},
+		{&st.stmtStamp, `SELECT password_hash FROM users WHERE name = ?`},
+		{&st.stmtCollectionFull, `SELECT id, owner, slug, kind, revision, display_name, color, "order" FROM collections WHERE owner = ? AND slug = ?`},
 		// The latest change of each href after a revision: one range scan
 		// of the primary key (collection_id, revision). SQLite takes the
 		// bare column deleted from the row of MAX(revision).
@@ -113,7 +123,8 @@ func Open(dir string, o Options) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody, s.stmtCollection, s.stmtChanges, s.stmtGetMany} {
+	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody, s.stmtCollection, s.stmtChanges, s.stmtGetMany,
+		s.stmtQuery, s.stmtQueryBody, s.stmtStamp, s.stmtCollectionFull} {
 		st.Close()
 	}
 	sqlDB, err := s.db.DB()
@@ -323,14 +334,12 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 // cache verified passwords safely: a cached login is good only while the
 // stamp is unchanged.
 func (s *Store) CredentialStamp(ctx context.Context, name string) (string, error) {
-	var hash []string
-	if err := s.db.WithContext(ctx).Model(&userRow{}).Where("name = ?", name).Limit(1).Pluck("password_hash", &hash).Error; err != nil {
-		return "", err
-	}
-	if len(hash) == 0 {
+	var hash string
+	err := s.stmtStamp.QueryRowContext(noCancel(ctx), name).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("%w: user %s", ErrNotFound, name)
 	}
-	return hash[0], nil
+	return hash, err
 }
 
 // UserAddress is the e-mail address of a user's CRM identity ("" when
