@@ -75,7 +75,7 @@ func (a storeAdapter) Get(ctx context.Context, user, slug, name string) (dav.Obj
 }
 
 func (a storeAdapter) List(ctx context.Context, user, slug string, withBody bool, fn func(dav.Object) error) error {
-	return davErr(a.st.Items(ctx, user, slug, withBody, func(it syncstate.Item) error {
+	return davErr(a.st.Objects(ctx, user, slug, withBody, func(it syncstate.Item) error {
 		return fn(dav.Object{Name: it.Href, ETag: it.ETag, Body: it.Body})
 	}))
 }

@@ -161,20 +161,40 @@ func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn
 	if err != nil {
 		return err
 	}
-	stmt := s.stmtList
 	if withBody {
-		stmt = s.stmtListBody
+		return scanItems(ctx, s.stmtListBody, []any{col.id}, itemWithBody, fn)
 	}
-	rows, err := stmt.QueryContext(noCancel(ctx), col.id)
+	return scanItems(ctx, s.stmtList, []any{col.id}, itemFields, fn)
+}
+
+// Objects is Items for serving: only the href, ETag and (withBody) body
+// of each item are read, which is what a PROPFIND or an initial sync
+// writes; the other fields stay zero.
+func (s *Store) Objects(ctx context.Context, owner, slug string, withBody bool, fn func(Item) error) error {
+	col, err := s.head(ctx, owner, slug)
+	if err != nil {
+		return err
+	}
+	if withBody {
+		return scanItems(ctx, s.stmtObjectsBody, []any{col.id}, func(it *Item) []any { return []any{&it.Href, &it.ETag, &it.Body} }, fn)
+	}
+	return scanItems(ctx, s.stmtObjects, []any{col.id}, func(it *Item) []any { return []any{&it.Href, &it.ETag} }, fn)
+}
+
+func itemFields(it *Item) []any   { return []any{&it.Href, &it.UID, &it.ETag, &it.Revision} }
+func itemWithBody(it *Item) []any { return append(itemFields(it), &it.Body) }
+
+// scanItems runs a prepared query and calls fn for each row, streaming. It
+// runs on a context that cannot be cancelled (go-sqlite3 starts a goroutine
+// per row otherwise) and checks ctx itself every 256 rows.
+func scanItems(ctx context.Context, stmt *sql.Stmt, args []any, fields func(*Item) []any, fn func(Item) error) error {
+	rows, err := stmt.QueryContext(noCancel(ctx), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var it Item
-	dest := []any{&it.Href, &it.UID, &it.ETag, &it.Revision}
-	if withBody {
-		dest = append(dest, &it.Body)
-	}
+	dest := fields(&it)
 	for n := 1; rows.Next(); n++ {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -244,35 +264,10 @@ func (s *Store) Query(ctx context.Context, owner, slug string, start, end time.T
 	if end.IsZero() {
 		hi = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 	}
-	stmt := s.stmtQuery
 	if withBody {
-		stmt = s.stmtQueryBody
+		return scanItems(ctx, s.stmtQueryBody, []any{col.id, hi, lo}, itemWithBody, fn)
 	}
-	rows, err := stmt.QueryContext(noCancel(ctx), col.id, hi, lo)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var it Item
-	dest := []any{&it.Href, &it.UID, &it.ETag, &it.Revision}
-	if withBody {
-		dest = append(dest, &it.Body)
-	}
-	for n := 1; rows.Next(); n++ {
-		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		it = Item{}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if err := fn(it); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return scanItems(ctx, s.stmtQuery, []any{col.id, hi, lo}, itemFields, fn)
 }
 
 // Change is one entry of a collection's change log.

@@ -35,7 +35,8 @@ type Store struct {
 	stmtGet, stmtList, stmtListBody          *sql.Stmt
 	stmtCollection, stmtChanges, stmtGetMany *sql.Stmt
 	stmtQuery, stmtQueryBody, stmtStamp      *sql.Stmt
-	stmtCollectionFull                       *sql.Stmt
+	stmtCollectionFull, stmtObjects          *sql.Stmt
+	stmtObjectsBody                          *sql.Stmt
 	log                                      *slog.Logger
 	now                                      func() time.Time
 	cost                                     int    // bcrypt cost of new password hashes
@@ -102,6 +103,8 @@ func Open(dir string, o Options) (*Store, error) {
 			UNION ALL SELECT href, uid, etag, revision, body FROM items INDEXED BY idx_item_span
 			WHERE collection_id = ?1 AND start < ?2 AND ("end" IS NULL OR "end" > ?3)`},
 		{&st.stmtStamp, `SELECT password_hash FROM users WHERE name = ?`},
+		{&st.stmtObjects, `SELECT href, etag FROM items WHERE collection_id = ? ORDER BY href`},
+		{&st.stmtObjectsBody, `SELECT href, etag, body FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtCollectionFull, `SELECT id, owner, slug, kind, revision, display_name, color, "order" FROM collections WHERE owner = ? AND slug = ?`},
 		// The latest change of each href after a revision: one range scan
 		// of the primary key (collection_id, revision). SQLite takes the
@@ -124,7 +127,7 @@ func Open(dir string, o Options) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody, s.stmtCollection, s.stmtChanges, s.stmtGetMany,
-		s.stmtQuery, s.stmtQueryBody, s.stmtStamp, s.stmtCollectionFull} {
+		s.stmtQuery, s.stmtQueryBody, s.stmtStamp, s.stmtCollectionFull, s.stmtObjects, s.stmtObjectsBody} {
 		st.Close()
 	}
 	sqlDB, err := s.db.DB()
