@@ -230,7 +230,7 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmclient.Record) error {
 	var idm idmapRow
 	err := tx.Joins("JOIN items ON items.id = idmap.item_id").
-		Where("items.collection_id = ? AND idmap.crm_kind = ? AND idmap.crm_id = ?", col.ID, col.Kind, rec.ID).
+		Where("items.collection_id = ? AND idmap.crm_kind = ? AND idmap.crm_id = ?", col.ID, string(rec.Kind), rec.ID).
 		Take(&idm).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		// Not here: CRM-born, unless the client deleted it and the delete
