@@ -175,3 +175,36 @@ func TestRecurringEventCreatesMaster(t *testing.T) {
 		t.Errorf("query after the series ended found %d", n)
 	}
 }
+
+// TestEventBecomesSeries: a client makes a single appointment repeat; the
+// CRM's appointment is replaced by one recurring master (and back).
+func TestEventBecomesSeries(t *testing.T) {
+	f := setUp(t)
+	single := ics("BEGIN:VEVENT", "UID:rekind-1", "DTSTAMP:20261125T100000Z", "SUMMARY:Planning",
+		"DTSTART:20261207T090000Z", "DTEND:20261207T100000Z", "END:VEVENT")
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "rekind-1.ics", single, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	cur, _ := f.st.Get(ctx(t), "alice", "appointments", "rekind-1.ics")
+	weekly := strings.Replace(string(cur.Body), "DTEND:20261207T100000Z", "DTEND:20261207T100000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=MO", 1)
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "rekind-1.ics", []byte(weekly), syncstate.Conditions{IfMatch: cur.ETag}); err != nil {
+		t.Fatalf("making it repeat: %v", err)
+	}
+	f.round(t)
+	singles, _ := f.env.Client.List(ctx(t), crmclient.Appointment, f.alice.ID)
+	masters, _ := f.env.Client.List(ctx(t), crmclient.RecurringAppointment, f.alice.ID)
+	if len(singles) != 0 || len(masters) != 1 {
+		t.Fatalf("CRM has %d appointments and %d masters, want 0 and 1", len(singles), len(masters))
+	}
+	rec, _ := f.env.Client.Get(ctx(t), f.alice, crmclient.RecurringAppointment, masters[0].ID)
+	if rec.Columns["subject"] != "Planning" || rec.Columns["recurrencepatterntype"] != "1" {
+		t.Errorf("CRM master %v", rec.Columns)
+	}
+	f.round(t)
+	n := 0
+	f.st.Items(ctx(t), "alice", "appointments", false, func(syncstate.Item) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("%d objects in the calendar, want 1", n)
+	}
+}

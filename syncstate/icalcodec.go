@@ -3,6 +3,8 @@ package syncstate
 import (
 	"bytes"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/emersion/go-ical"
 
@@ -24,14 +26,8 @@ func (icalCodec) ext() string { return ".ics" }
 
 func (icalCodec) columns(k crmclient.Kind) []string { return mapping.ActivityColumns(k) }
 
-func decodeCalendar(body []byte) (cal *ical.Calendar, err error) {
-	defer func() {
-		// go-ical's decoder panics on some malformed parameters.
-		if r := recover(); r != nil {
-			cal, err = nil, fmt.Errorf("%w: not an iCalendar object: %v", ErrInvalid, r)
-		}
-	}()
-	cal, err = ical.NewDecoder(bytes.NewReader(body)).Decode()
+func decodeCalendar(body []byte) (*ical.Calendar, error) {
+	cal, err := mapping.DecodeCalendar(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not an iCalendar object: %v", ErrInvalid, err)
 	}
@@ -90,9 +86,62 @@ func (c icalCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte,
 	if err != nil {
 		return nil, fmt.Errorf("%w: render %s %s: %v", ErrInvalid, k, uid, err)
 	}
+	encodable(cal, cols)
 	var b bytes.Buffer
 	if err := ical.NewEncoder(&b).Encode(cal); err != nil {
 		return nil, fmt.Errorf("%w: render %s %s: %v", ErrInvalid, k, uid, err)
 	}
 	return b.Bytes(), nil
+}
+
+// encodable adds what go-ical's encoder insists on and clients may omit
+// (RFC 5545 requires them; scripts and hand-written objects leave them out):
+// PRODID on the calendar and DTSTAMP on each component (from the record's
+// modifiedon when known, else now). Parameter values holding a DQUOTE,
+// which iOS writes (X-APPLE-STRUCTURED-LOCATION;X-TITLE=…"…") and the
+// encoder refuses, get it as an apostrophe: the object is re-encoded only
+// when the CRM changed it.
+func encodable(cal *ical.Calendar, cols crmclient.Columns) {
+	if cal.Props.Get(ical.PropProductID) == nil {
+		cal.Props.SetText(ical.PropProductID, mapping.ProdID)
+	}
+	stamp := time.Now().UTC()
+	if t, err := time.Parse(time.RFC3339, cols[mapping.ModifiedOn]); err == nil {
+		stamp = t
+	}
+	for _, c := range cal.Children {
+		switch c.Name {
+		case ical.CompEvent, ical.CompToDo, ical.CompJournal, ical.CompFreeBusy:
+			if c.Props.Get(ical.PropDateTimeStamp) == nil {
+				c.Props.SetDateTime(ical.PropDateTimeStamp, stamp)
+			}
+		}
+		sanitizeParams(c)
+	}
+	for _, props := range cal.Props {
+		for i := range props {
+			dequote(props[i].Params)
+		}
+	}
+}
+
+func sanitizeParams(c *ical.Component) {
+	for _, props := range c.Props {
+		for i := range props {
+			dequote(props[i].Params)
+		}
+	}
+	for _, child := range c.Children {
+		sanitizeParams(child)
+	}
+}
+
+func dequote(params ical.Params) {
+	for k, vs := range params {
+		for i, v := range vs {
+			if strings.ContainsRune(v, '"') {
+				params[k][i] = strings.ReplaceAll(v, `"`, "'")
+			}
+		}
+	}
 }

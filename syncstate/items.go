@@ -489,13 +489,16 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 		if err := tx.Where("item_id = ?", cur.ID).Take(&idm).Error; err != nil {
 			return err
 		}
-		if string(obj.kind) != idm.CRMKind {
-			return fmt.Errorf("%w: the object would become a %s in the CRM, it is a %s (recreate it instead)", ErrInvalid, obj.kind, idm.CRMKind)
-		}
-		changed := Diff(prev.cols, cols)
 		if err := tx.Model(&itemRow{}).Where("id = ?", cur.ID).Updates(map[string]any{"etag": etag, "body": body, "revision": rev, "start": obj.start, "end": obj.end}).Error; err != nil {
 			return err
 		}
+		if string(obj.kind) != idm.CRMKind {
+			// The object changed kind in the CRM's terms (a client made an
+			// appointment repeat, or a series single): the old record goes
+			// and a new one of the other kind is made, as one change.
+			return s.rekind(tx, cur.ID, col, idm, obj, now)
+		}
+		changed := Diff(prev.cols, cols)
 		if len(changed) == 0 {
 			return nil // only properties the CRM has no column for changed
 		}
@@ -506,6 +509,32 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 	}
 	s.log.Info("client change accepted", "user", owner, "collection", slug, "href", href, "created", created)
 	return etag, created, nil
+}
+
+// rekind replaces the CRM record behind an item by one of another kind:
+// pending changes of the old record are dropped, its delete and the new
+// record's create (with a newly chosen id) are queued in that order.
+func (s *Store) rekind(tx *gorm.DB, itemID int64, col collectionRow, old idmapRow, obj object, now time.Time) error {
+	if err := tx.Where("item_id = ? AND state = ?", itemID, statePending).Delete(&outboxRow{}).Error; err != nil {
+		return err
+	}
+	if err := s.enqueue(tx, itemID, col, crmclient.Kind(old.CRMKind), opDelete, old.CRMID, nil, now); err != nil {
+		return err
+	}
+	newID := uuid.NewString()
+	if err := tx.Model(&idmapRow{}).Where("item_id = ?", itemID).Updates(map[string]any{
+		"crm_kind": string(obj.kind), "crm_id": newID, "crm_etag": ""}).Error; err != nil {
+		return err
+	}
+	empty, err := EncodeSnapshot(obj.kind, newID, nil)
+	if err != nil {
+		return err
+	}
+	if err := tx.Model(&snapshotRow{}).Where("item_id = ?", itemID).Update("xml", empty).Error; err != nil {
+		return err
+	}
+	s.log.Info("object changed kind; the CRM record is replaced", "collection", col.Slug, "from", old.CRMKind, "to", obj.kind)
+	return s.enqueue(tx, itemID, col, obj.kind, opCreate, newID, nonEmpty(obj.cols), now)
 }
 
 func nonEmpty(cols crmclient.Columns) crmclient.Columns {

@@ -114,7 +114,7 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 		if r.Op != opDelete {
 			continue
 		}
-		err := y.crm.Delete(ctx, as, kind, r.CRMID, "")
+		err := y.crm.Delete(ctx, as, crmclient.Kind(r.CRMKind), r.CRMID, "")
 		if err != nil && !errors.Is(err, crmclient.ErrNotFound) {
 			ferr := y.failed(db, rows[:i+1], err)
 			if !crmclient.Retryable(err) {
@@ -122,9 +122,18 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 			}
 			return ferr
 		}
-		y.log.Info("pushed delete", "user", u.Name, "kind", kind, "crm_id", r.CRMID)
-		return db.Where("id IN ?", ids(rows[:i+1])).Delete(&outboxRow{}).Error
+		y.log.Info("pushed delete", "user", u.Name, "kind", r.CRMKind, "crm_id", r.CRMID)
+		if err := db.Where("id IN ?", ids(rows[:i+1])).Delete(&outboxRow{}).Error; err != nil {
+			return err
+		}
+		if i+1 < len(rows) {
+			// The record was replaced by one of another kind: its
+			// create follows now.
+			return y.pushItem(ctx, itemID)
+		}
+		return nil
 	}
+	kind = crmclient.Kind(rows[0].CRMKind)
 
 	cols, _, err := pendingColumns(rows)
 	if err != nil {
