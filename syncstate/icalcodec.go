@@ -54,12 +54,22 @@ func (c icalCodec) parse(body []byte) (object, error) {
 		return object{}, fmt.Errorf("%w: the calendar object has no UID (RFC 4791 §4.1)", ErrInvalid)
 	}
 	o := object{uid: uid, kind: a.Kind, cols: a.Columns}
+	// The span index must never miss what dav's exact rules (RFC 4791
+	// §9.9) match. To-dos (DUE before DTSTART, COMPLETED, CREATED…) and
+	// objects with RDATE get no span: they are always candidates.
+	switch {
+	case c.family != crmclient.Appointment, bytes.Contains(body, []byte("RDATE")):
+		return o, nil
+	}
 	if !a.Start.IsZero() {
 		t := a.Start.UTC()
 		o.start = &t
 	}
 	if !a.End.IsZero() {
 		t := a.End.UTC()
+		if o.start != nil && t.Before(*o.start) {
+			t = *o.start // DTEND before DTSTART: an instant at DTSTART
+		}
 		o.end = &t
 	}
 	return o, nil
