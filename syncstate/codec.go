@@ -27,6 +27,8 @@ type codec interface {
 	render(kind crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error)
 	// columns are the CRM columns the mapping reads and writes for kind.
 	columns(kind crmclient.Kind) []string
+	// groups are the sets of those columns that merge as one (see Merge).
+	groups(kind crmclient.Kind) [][]string
 	// ext is the file name extension of new resources.
 	ext() string
 }
@@ -56,6 +58,7 @@ type vcardCodec struct{}
 
 func (vcardCodec) ext() string                     { return ".vcf" }
 func (vcardCodec) columns(crmclient.Kind) []string { return mapping.ContactColumns }
+func (vcardCodec) groups(crmclient.Kind) [][]string { return nil }
 
 func decodeCard(body []byte) (vcard.Card, error) {
 	dec := vcard.NewDecoder(bytes.NewReader(body))

@@ -26,6 +26,24 @@ func (icalCodec) ext() string { return ".ics" }
 
 func (icalCodec) columns(k crmclient.Kind) []string { return mapping.ActivityColumns(k) }
 
+// groups: when (start, end, all day) or a recurrence pattern changed on
+// both sides, the later side takes all of it.
+func (icalCodec) groups(k crmclient.Kind) [][]string {
+	switch k {
+	case crmclient.Appointment:
+		return [][]string{{"scheduledstart", "scheduledend", "isalldayevent"}}
+	case crmclient.RecurringAppointment:
+		return [][]string{
+			{"starttime", "endtime", "duration", "patternstartdate", "isalldayevent"},
+			{"recurrencepatterntype", "interval", "daysofweekmask", "dayofmonth", "instance", "monthofyear",
+				"patternendtype", "occurrences", "patternenddate", "isnthmonthly", "isnthyearly", "isweekdaypattern", "firstdayofweek"},
+		}
+	case crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax:
+		return [][]string{{"scheduledstart", "scheduledend"}}
+	}
+	return nil
+}
+
 func decodeCalendar(body []byte) (*ical.Calendar, error) {
 	cal, err := mapping.DecodeCalendar(body)
 	if err != nil {

@@ -32,8 +32,65 @@ type Merged struct {
 //   - changed on both to the same value, or on neither: kept.
 //
 // A column absent from a map is taken as equal to base there: callers pass
-// only the columns they know. Merge is pure.
-func Merge(base, ours crmclient.Columns, oursAt map[string]time.Time, theirs crmclient.Columns, theirsAt time.Time) Merged {
+// only the columns they know.
+//
+// groups are sets of columns that only make sense together (an
+// appointment's start, end and all-day flag; a recurrence pattern): when
+// both sides changed columns of one group, the later side takes the whole
+// group, so that no mix of the two (an end before its start) comes out.
+// Merge is pure.
+func Merge(base, ours crmclient.Columns, oursAt map[string]time.Time, theirs crmclient.Columns, theirsAt time.Time, groups ...[]string) Merged {
+	m := merge(base, ours, oursAt, theirs, theirsAt)
+	for _, g := range groups {
+		var clientChanged, crmChanged bool
+		var latest time.Time
+		for _, c := range g {
+			b := base[c]
+			if o, ok := ours[c]; ok && o != b {
+				clientChanged = true
+				if oursAt[c].After(latest) {
+					latest = oursAt[c]
+				}
+			}
+			if t, ok := theirs[c]; ok && t != b {
+				crmChanged = true
+			}
+		}
+		if !clientChanged || !crmChanged {
+			continue
+		}
+		clientWins := latest.Truncate(time.Second).After(theirsAt.Truncate(time.Second))
+		for _, c := range g {
+			o, hasO := ours[c]
+			if !hasO {
+				o = base[c]
+			}
+			t, hasT := theirs[c]
+			if !hasT {
+				t = base[c]
+			}
+			if !hasO && !hasT {
+				continue
+			}
+			delete(m.ToCRM, c)
+			delete(m.ToClient, c)
+			if clientWins {
+				m.Columns[c] = o
+				if o != t {
+					m.ToCRM[c] = o
+				}
+			} else {
+				m.Columns[c] = t
+				if o != t {
+					m.ToClient[c] = t
+				}
+			}
+		}
+	}
+	return m
+}
+
+func merge(base, ours crmclient.Columns, oursAt map[string]time.Time, theirs crmclient.Columns, theirsAt time.Time) Merged {
 	m := Merged{Columns: crmclient.Columns{}, ToCRM: crmclient.Columns{}, ToClient: crmclient.Columns{}}
 	for _, c := range columnNames(base, ours, theirs) {
 		b := base[c]

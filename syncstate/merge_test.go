@@ -106,3 +106,26 @@ func BenchmarkMerge(b *testing.B) {
 		Merge(base, ours, at, theirs, t0)
 	}
 }
+
+// TestMergeGroups: columns of a group changed on both sides go, all of
+// them, to the later side.
+func TestMergeGroups(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	base := crmclient.Columns{"start": "09", "end": "10", "subject": "S"}
+	ours := crmclient.Columns{"start": "14", "end": "15", "subject": "S"}
+	theirs := crmclient.Columns{"start": "09", "end": "10:30", "subject": "T"}
+	group := []string{"start", "end"}
+	crmLater := Merge(base, ours, map[string]time.Time{"start": t0, "end": t0}, theirs, t0.Add(time.Minute), group)
+	if crmLater.Columns["start"] != "09" || crmLater.Columns["end"] != "10:30" || crmLater.Columns["subject"] != "T" || len(crmLater.ToCRM) != 0 {
+		t.Errorf("CRM later: %+v", crmLater)
+	}
+	clientLater := Merge(base, ours, map[string]time.Time{"start": t0, "end": t0}, theirs, t0.Add(-time.Minute), group)
+	if clientLater.Columns["start"] != "14" || clientLater.Columns["end"] != "15" || clientLater.ToCRM["end"] != "15" || clientLater.ToCRM["start"] != "14" || clientLater.Columns["subject"] != "T" {
+		t.Errorf("client later: %+v", clientLater)
+	}
+	// Without the group, per column: start from the client, end from the CRM.
+	mixed := Merge(base, ours, map[string]time.Time{"start": t0, "end": t0}, theirs, t0.Add(time.Minute))
+	if mixed.Columns["start"] != "14" || mixed.Columns["end"] != "10:30" {
+		t.Errorf("per column: %+v", mixed)
+	}
+}

@@ -334,7 +334,7 @@ func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclie
 		ours[k] = v
 	}
 	theirs := only(rec.Columns, s.codec.columns(s.kind()))
-	m := Merge(s.snapshot, ours, oursAt, theirs, rec.ModifiedOn)
+	m := Merge(s.snapshot, ours, oursAt, theirs, rec.ModifiedOn, s.codec.groups(s.kind())...)
 	if err := dropColumns(tx, itemID, m.ToClient); err != nil {
 		return nil, nil, err
 	}
