@@ -56,8 +56,8 @@ func codecFor(k crmclient.Kind) (codec, error) {
 // vcardCodec maps contacts to vCards (RFC 6350, RFC 2426).
 type vcardCodec struct{}
 
-func (vcardCodec) ext() string                     { return ".vcf" }
-func (vcardCodec) columns(crmclient.Kind) []string { return mapping.ContactColumns }
+func (vcardCodec) ext() string                      { return ".vcf" }
+func (vcardCodec) columns(crmclient.Kind) []string  { return mapping.ContactColumns }
 func (vcardCodec) groups(crmclient.Kind) [][]string { return nil }
 
 func decodeCard(body []byte) (vcard.Card, error) {
