@@ -97,4 +97,5 @@ func (r *bytesR) Read(p []byte) (int, error) {
 	r.b = r.b[n:]
 	return n, nil
 }
+
 var ioEOF = io.EOF
