@@ -2,10 +2,14 @@ package syncstate_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/google/uuid"
 
@@ -207,4 +211,48 @@ func TestEventBecomesSeries(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d objects in the calendar, want 1", n)
 	}
+}
+
+// TestApproximationIsLogged: a rule Dataverse cannot hold is kept for the
+// client, and the approximation the CRM gets is logged.
+func TestApproximationIsLogged(t *testing.T) {
+	f := setUp(t)
+	var logs lockedLog
+	st, err := syncstate.Open(t.TempDir(), syncstate.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.AddUser(ctx(t), "alice", "correct horse battery", f.alice); err != nil {
+		t.Fatal(err)
+	}
+	body := ics("BEGIN:VEVENT", "UID:hourly", "DTSTAMP:20261125T100000Z", "SUMMARY:Every hour",
+		"DTSTART:20261201T090000Z", "DTEND:20261201T091500Z", "RRULE:FREQ=HOURLY;COUNT=5", "END:VEVENT")
+	if _, _, err := st.Put(ctx(t), "alice", "appointments", "hourly.ics", body, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "approximation") {
+		t.Errorf("no approximation logged:\n%s", logs.String())
+	}
+	it, _ := st.Get(ctx(t), "alice", "appointments", "hourly.ics")
+	if !strings.Contains(string(it.Body), "RRULE:FREQ=HOURLY;COUNT=5") {
+		t.Errorf("the client's rule was changed:\n%s", it.Body)
+	}
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

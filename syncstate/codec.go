@@ -41,6 +41,9 @@ type object struct {
 	// start and end are the time span the object covers, for calendar
 	// queries; nil when unknown or unbounded.
 	start, end *time.Time
+	// approx says what of the object the CRM cannot hold exactly and gets
+	// approximated (a recurrence rule); "" when exact.
+	approx string
 }
 
 func codecFor(k crmclient.Kind) (codec, error) {

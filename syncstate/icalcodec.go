@@ -71,7 +71,7 @@ func (c icalCodec) parse(body []byte) (object, error) {
 	if uid == "" {
 		return object{}, fmt.Errorf("%w: the calendar object has no UID (RFC 4791 §4.1)", ErrInvalid)
 	}
-	o := object{uid: uid, kind: a.Kind, cols: a.Columns}
+	o := object{uid: uid, kind: a.Kind, cols: a.Columns, approx: a.Approximated}
 	// The span index must never miss what dav's exact rules (RFC 4791
 	// §9.9) match. To-dos (DUE before DTSTART, COMPLETED, CREATED…) and
 	// objects with RDATE get no span: they are always candidates.

@@ -508,6 +508,11 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 		return "", false, err
 	}
 	s.log.Info("client change accepted", "user", owner, "collection", slug, "href", href, "created", created)
+	if obj.approx != "" {
+		// Issue 6: a rule the CRM cannot represent is kept unchanged for
+		// the client; the CRM gets the nearest pattern, and this says so.
+		s.log.Warn("the CRM gets an approximation of this object", "user", owner, "collection", slug, "href", href, "approximation", obj.approx)
+	}
 	return etag, created, nil
 }
 
