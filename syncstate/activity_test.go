@@ -256,3 +256,45 @@ func (l *lockedLog) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestCRMMovedInstanceReachesClient: a client creates a weekly series; the
+// CRM moves one instance (an exception appointment of the series); the
+// client's object gets a RECURRENCE-ID override with the new time, and
+// keeps its rule.
+func TestCRMMovedInstanceReachesClient(t *testing.T) {
+	f := setUp(t)
+	body := ics("BEGIN:VEVENT", "UID:series-1", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
+		"DTSTART:20261130T090000Z", "DTEND:20261130T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=8",
+		"BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:Soon", "TRIGGER:-PT5M", "END:VALARM", "END:VEVENT")
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "series-1.ics", body, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	masters, _ := f.env.Client.List(ctx(t), crmclient.RecurringAppointment, f.alice.ID)
+	if len(masters) != 1 {
+		t.Fatalf("CRM masters: %v", masters)
+	}
+	// The CRM moves the instance of 2026-12-14 09:00 to 15:00.
+	if _, err := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Appointment, ID: uuid.NewString(), Columns: crmclient.Columns{
+		"subject": "Jour fixe (moved)", "seriesid": masters[0].ID, "instancetypecode": "3",
+		"originalstartdate": "2026-12-14T09:00:00Z", "scheduledstart": "2026-12-14T15:00:00Z", "scheduledend": "2026-12-14T15:30:00Z"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	n := 0
+	f.st.Items(ctx(t), "alice", "appointments", false, func(syncstate.Item) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("%d objects: the exception became an object of its own", n)
+	}
+	it, _ := f.st.Get(ctx(t), "alice", "appointments", "series-1.ics")
+	b := string(it.Body)
+	if !strings.Contains(b, "RECURRENCE-ID:20261214T090000Z") || !strings.Contains(b, "DTSTART:20261214T150000Z") ||
+		!strings.Contains(b, "SUMMARY:Jour fixe (moved)") || !strings.Contains(b, "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=8") || !strings.Contains(b, "BEGIN:VALARM") {
+		t.Errorf("client's series after the CRM moved an instance:\n%s", b)
+	}
+	// An idle round changes nothing.
+	f.round(t)
+	if again, _ := f.st.Get(ctx(t), "alice", "appointments", "series-1.ics"); again.ETag != it.ETag {
+		t.Errorf("idle round changed the series:\n%s", again.Body)
+	}
+}

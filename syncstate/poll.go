@@ -168,7 +168,7 @@ func (y *Syncer) targets(tx *gorm.DB, users map[string][]string, rec crmclient.R
 	}
 	if rec.Kind == crmclient.Appointment && rec.Columns["seriesid"] != "" {
 		// An instance or exception of a recurring series: it belongs to
-		// its master's object (not synchronized separately yet).
+		// its master's object (applyInstance).
 		return nil, nil
 	}
 	var cols []collectionRow
@@ -186,6 +186,18 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 		return err
 	}
 	for _, rec := range recs {
+		if isInstance(rec) {
+			// An instance of a series belongs to its master's object.
+			err := tx.Transaction(func(tx *gorm.DB) error { return y.applyInstance(tx, users, rec) })
+			if errors.Is(err, ErrInvalid) {
+				y.log.Error("CRM series instance not applied", "crm_id", rec.ID, "err", err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		cols, err := y.targets(tx, users, rec)
 		if err != nil {
 			return err
