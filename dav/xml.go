@@ -82,15 +82,14 @@ type node struct {
 	text     strings.Builder // character data directly inside
 }
 
-// parseTree reads a request body into a tree within the XML bounds.
+// parseTree reads a request body into a tree within the XML bounds, in
+// one pass, with the checks of scanXML.
 func parseTree(body []byte) (*node, error) {
-	if _, err := scanXML(body, nil); err != nil {
-		return nil, err
-	}
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = true
 	var stack []*node
 	var root *node
+	elems := 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -101,6 +100,13 @@ func parseTree(body []byte) (*node, error) {
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
+			if len(stack) == 0 && root != nil {
+				return nil, fmt.Errorf("%w: more than one root element", errBadXML)
+			}
+			elems++
+			if len(stack)+1 > maxXMLDepth || elems > maxXMLElements {
+				return nil, fmt.Errorf("%w: deeper than %d or more than %d elements", errBadXML, maxXMLDepth, maxXMLElements)
+			}
 			n := &node{name: tok.Name, attrs: tok.Attr}
 			if len(stack) == 0 {
 				root = n
@@ -114,8 +120,13 @@ func parseTree(body []byte) (*node, error) {
 		case xml.CharData:
 			if len(stack) > 0 {
 				stack[len(stack)-1].text.Write(tok)
+			} else if len(bytes.TrimSpace(tok)) > 0 {
+				return nil, fmt.Errorf("%w: text outside the root element", errBadXML)
 			}
 		}
+	}
+	if root == nil {
+		return nil, fmt.Errorf("%w: no root element", errBadXML)
 	}
 	return root, nil
 }
