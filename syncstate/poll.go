@@ -30,12 +30,21 @@ func familyOf(k crmclient.Kind) crmclient.Kind {
 func (y *Syncer) Poll(ctx context.Context) error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	// One kind's failure (say, change tracking not enabled for letters)
+	// must not stop the others.
+	var errs []error
 	for _, k := range syncedKinds {
 		if err := y.pollKind(ctx, k); err != nil {
-			return fmt.Errorf("poll %s: %w", k, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("poll %s: %w", k, err))
 		}
 	}
-	return y.repairAll(ctx)
+	if err := y.repairAll(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // repairAll repairs every item whose CRM version is unknown and which has

@@ -500,3 +500,31 @@ func TestReconcileFindsWhatTheFeedMissed(t *testing.T) {
 		t.Errorf("reconcile read %d records, want 2 (the changed and the added; unchanged ones cost nothing)", gets)
 	}
 }
+
+// brokenFeed fails the change feed of one kind.
+type brokenFeed struct {
+	syncstate.CRM
+	kind crmclient.Kind
+}
+
+func (b brokenFeed) Changes(ctx context.Context, k crmclient.Kind, token string) (crmclient.ChangeSet, error) {
+	if k == b.kind {
+		return crmclient.ChangeSet{}, &crmclient.Error{Op: "changes", Kind: k, Status: 400, Err: crmclient.ErrRejected, Message: "change tracking is not enabled"}
+	}
+	return b.CRM.Changes(ctx, k, token)
+}
+
+// TestOneBrokenFeedDoesNotStopTheOthers: a kind whose feed fails is
+// reported, and the other kinds are still read.
+func TestOneBrokenFeedDoesNotStopTheOthers(t *testing.T) {
+	f := setUp(t)
+	f.sync = syncstate.NewSyncer(f.st, brokenFeed{f.env.Client, crmclient.Contact}, syncstate.SyncOptions{PushDelay: time.Hour})
+	task, _ := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Task, ID: uuid.NewString(), Columns: crmclient.Columns{"subject": "Still read"}})
+	err := f.sync.Poll(ctx(t))
+	if err == nil || !strings.Contains(err.Error(), "poll contact") {
+		t.Errorf("poll error %v, want the contact feed named", err)
+	}
+	if _, err := f.st.Get(ctx(t), "alice", "tasks", task.ID+".ics"); err != nil {
+		t.Errorf("the task feed was not read: %v", err)
+	}
+}
