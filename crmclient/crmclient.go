@@ -157,7 +157,8 @@ type CRM interface {
 	// by activity id, in as few requests as the CRM allows.
 	Parties(ctx context.Context, kind Kind, ids []string) (map[string][]Party, error)
 
-	// Get reads one record as user as.
+	// Get reads one record as user as; the zero User reads as the
+	// application (organization-wide read, like the change feeds).
 	Get(ctx context.Context, as User, kind Kind, id string) (Record, error)
 	// Create makes rec with the id the caller chose. It is idempotent: when
 	// a record with that id exists already (an earlier try went through)

@@ -298,3 +298,58 @@ func TestCRMMovedInstanceReachesClient(t *testing.T) {
 		t.Errorf("idle round changed the series:\n%s", again.Body)
 	}
 }
+
+// TestAttendeeSeesAppointment: an appointment alice owns with bob as a
+// required attendee is in bob's calendar too; when bob is removed from the
+// parties it leaves his calendar. bob's edits are refused by the CRM (he
+// does not own it) and his object is brought back in line.
+func TestAttendeeSeesAppointment(t *testing.T) {
+	f := setUp(t)
+	bob := f.env.Users[1]
+	if _, err := f.st.AddUser(ctx(t), "bob", "correct horse battery", bob); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Appointment, ID: uuid.NewString(), Columns: crmclient.Columns{
+		"subject": "Kick-off", "scheduledstart": "2026-12-02T09:00:00Z", "scheduledend": "2026-12-02T10:00:00Z"},
+		Parties: []crmclient.Party{
+			{Role: crmclient.Organizer, PartyKind: "systemuser", PartyID: f.alice.ID, Address: f.alice.Email},
+			{Role: crmclient.RequiredAttendee, PartyKind: "systemuser", PartyID: bob.ID, Address: bob.Email},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	href := rec.ID + ".ics"
+	if _, err := f.st.Get(ctx(t), "alice", "appointments", href); err != nil {
+		t.Fatalf("not in the owner's calendar: %v", err)
+	}
+	it, err := f.st.Get(ctx(t), "bob", "appointments", href)
+	if err != nil {
+		t.Fatalf("not in the attendee's calendar: %v", err)
+	}
+	// bob edits it: the CRM refuses (he does not own it); his copy is restored.
+	edited := strings.Replace(string(it.Body), "SUMMARY:Kick-off", "SUMMARY:Bob's title", 1)
+	if _, _, err := f.st.Put(ctx(t), "bob", "appointments", href, []byte(edited), syncstate.Conditions{IfMatch: it.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	f.sync.Round(ctx(t)) // the refusal is reported
+	got, _ := f.env.Client.Get(ctx(t), f.alice, crmclient.Appointment, rec.ID)
+	if got.Columns["subject"] != "Kick-off" {
+		t.Errorf("bob changed alice's appointment: %v", got.Columns["subject"])
+	}
+	if it, _ := f.st.Get(ctx(t), "bob", "appointments", href); !strings.Contains(string(it.Body), "SUMMARY:Kick-off") {
+		t.Errorf("bob's copy not restored:\n%s", it.Body)
+	}
+	// bob is taken off the parties: the appointment leaves his calendar.
+	if _, err := f.env.Client.Update(ctx(t), f.alice, crmclient.Appointment, rec.ID, "", crmclient.Columns{},
+		[]crmclient.Party{{Role: crmclient.Organizer, PartyKind: "systemuser", PartyID: f.alice.ID, Address: f.alice.Email}}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	if _, err := f.st.Get(ctx(t), "bob", "appointments", href); err == nil {
+		t.Error("still in bob's calendar after he left the parties")
+	}
+	if _, err := f.st.Get(ctx(t), "alice", "appointments", href); err != nil {
+		t.Errorf("gone from the owner's calendar: %v", err)
+	}
+}

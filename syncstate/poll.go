@@ -78,11 +78,9 @@ func (y *Syncer) repair(ctx context.Context, db *gorm.DB, itemID int64) {
 	if err != nil {
 		return
 	}
-	u, err := y.st.user(db, s.Owner)
-	if err != nil {
-		return
-	}
-	rec, err := y.crm.Get(ctx, u.crmUser(), crmclient.Kind(s.CRMKind), s.CRMID)
+	// Read as the application: the record may be someone else's (an
+	// appointment the user attends), which the user cannot read alone.
+	rec, err := y.crm.Get(ctx, crmclient.User{}, crmclient.Kind(s.CRMKind), s.CRMID)
 	switch {
 	case errors.Is(err, crmclient.ErrNotFound):
 		err = db.Transaction(func(tx *gorm.DB) error { return y.deleteItem(tx, itemID, "the CRM refused to create it") })
@@ -123,6 +121,13 @@ func (y *Syncer) pollKind(ctx context.Context, k crmclient.Kind) error {
 	const batch = 200
 	for start := 0; start < len(cs.Changed); start += batch {
 		part := cs.Changed[start:min(start+batch, len(cs.Changed))]
+		if k == crmclient.Appointment || k == crmclient.RecurringAppointment {
+			// A change feed cannot expand the parties: one request for
+			// the batch tells which users attend.
+			if err := y.addParties(ctx, k, part); err != nil {
+				return err
+			}
+		}
 		if err := db.Transaction(func(tx *gorm.DB) error { return y.applyRecords(tx, k, part) }); err != nil {
 			return err
 		}
@@ -168,10 +173,40 @@ func missing(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Record) ([]string, 
 	return out, nil
 }
 
-// targets are the collections a record belongs to: a contact to its
-// owner's address book.
+// addParties reads the parties of changed appointments in one request.
+func (y *Syncer) addParties(ctx context.Context, k crmclient.Kind, recs []crmclient.Record) error {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	parties, err := y.crm.Parties(ctx, k, ids)
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		recs[i].Parties = parties[recs[i].ID]
+		if recs[i].Parties == nil {
+			recs[i].Parties = []crmclient.Party{}
+		}
+	}
+	return nil
+}
+
+// targets are the collections a record belongs to: a contact or an
+// activity to its owner's collection of that kind; an appointment also to
+// the calendars of the users who attend it (organizer, required or
+// optional attendee). A user's writes to an appointment they do not own
+// are refused by the CRM and the object is brought back in line.
 func (y *Syncer) targets(tx *gorm.DB, users map[string][]string, rec crmclient.Record) ([]collectionRow, error) {
-	owners := users[strings.ToLower(rec.Owner)]
+	owners := append([]string(nil), users[strings.ToLower(rec.Owner)]...)
+	for _, p := range rec.Parties {
+		switch p.Role {
+		case crmclient.Organizer, crmclient.RequiredAttendee, crmclient.OptionalAttendee:
+			if p.PartyKind == "systemuser" {
+				owners = append(owners, users[strings.ToLower(p.PartyID)]...)
+			}
+		}
+	}
 	if len(owners) == 0 {
 		return nil, nil
 	}

@@ -41,7 +41,6 @@ func (y *Syncer) reconcile(ctx context.Context, col collectionRow) error {
 	if err != nil {
 		return err
 	}
-	as := u.crmUser()
 	theirs := map[string]string{} // id → etag
 	for _, k := range kindsOf(crmclient.Kind(col.Kind)) {
 		vs, err := y.crm.List(ctx, k, u.CRMUserID)
@@ -78,7 +77,7 @@ func (y *Syncer) reconcile(ctx context.Context, col collectionRow) error {
 			continue
 		}
 		kind, id, _ := cutKey(key)
-		rec, err := y.crm.Get(ctx, as, kind, id)
+		rec, err := y.crm.Get(ctx, crmclient.User{}, kind, id) // as the application, like the feeds
 		if errors.Is(err, crmclient.ErrNotFound) {
 			continue // gone since the list
 		}

@@ -23,6 +23,7 @@ type CRM interface {
 	Update(ctx context.Context, as crmclient.User, kind crmclient.Kind, id, etag string, cols crmclient.Columns, parties []crmclient.Party) (crmclient.Record, error)
 	Delete(ctx context.Context, as crmclient.User, kind crmclient.Kind, id, etag string) error
 	List(ctx context.Context, kind crmclient.Kind, userID string) ([]crmclient.Version, error)
+	Parties(ctx context.Context, kind crmclient.Kind, ids []string) (map[string][]crmclient.Party, error)
 }
 
 // SyncOptions tune a Syncer.

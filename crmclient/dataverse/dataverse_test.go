@@ -541,3 +541,20 @@ func TestFindUsers(t *testing.T) {
 		t.Fatalf("nobody: %+v, %v", us, err)
 	}
 }
+
+// TestGetAsApplication: the zero User reads as the application, which sees
+// every user's records; no CallerObjectId is sent.
+func TestGetAsApplication(t *testing.T) {
+	env := crmtest.Start(t, crmtest.Options{})
+	rec := newContact(t, env, env.Users[0], "App", "Read")
+	env.CRM.RecordRequests(true)
+	got, err := env.Client.Get(ctx(t), crmclient.User{}, crmclient.Contact, rec.ID)
+	if err != nil || got.ID != rec.ID {
+		t.Fatalf("get as the application: %+v, %v", got, err)
+	}
+	for _, r := range env.CRM.Requests() {
+		if r.Header.Get("CallerObjectId") != "" {
+			t.Errorf("a read as the application carried CallerObjectId %s", r.Header.Get("CallerObjectId"))
+		}
+	}
+}

@@ -368,13 +368,17 @@ func (cl *Client) decodeOne(c call, body []byte) (crmclient.Record, error) {
 
 var annotationsPrefer = `odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`
 
-// Get reads one record as user as; activities come with their parties.
+// Get reads one record as user as (the zero User: as the application);
+// activities come with their parties.
 func (cl *Client) Get(ctx context.Context, as crmclient.User, k crmclient.Kind, id string) (crmclient.Record, error) {
 	if err := checkKind("get", k); err != nil {
 		return crmclient.Record{}, err
 	}
-	c := call{op: "get", kind: k, id: id, method: http.MethodGet, url: cl.recordURL(k, id, cl.readQuery(k)), as: &as,
+	c := call{op: "get", kind: k, id: id, method: http.MethodGet, url: cl.recordURL(k, id, cl.readQuery(k)),
 		header: http.Header{"Prefer": {annotationsPrefer}}}
+	if as != (crmclient.User{}) {
+		c.as = &as
+	}
 	_, _, body, err := cl.do(ctx, c)
 	if err != nil {
 		return crmclient.Record{}, err
