@@ -174,8 +174,15 @@ type CRM interface {
 
 	// List returns the ids and versions of the records of kind that belong
 	// to the user with id userID: owned by them, or, for activities, with
-	// them as a party. It reads without change tracking.
+	// them as a party. Appointments that are instances of a recurring
+	// series are not listed (they belong to the series). It reads without
+	// change tracking.
 	List(ctx context.Context, kind Kind, userID string) ([]Version, error)
+	// Instances returns the appointments of a recurring series (seriesid
+	// = seriesID): its instances (instancetypecode 2) and exceptions (3),
+	// each with originalstartdate, as the CRM has expanded them. A deleted
+	// instance is absent.
+	Instances(ctx context.Context, as User, seriesID string) ([]Record, error)
 	// SearchContacts finds contacts visible to as whose name, e-mail or
 	// company contains text.
 	SearchContacts(ctx context.Context, as User, text string, limit int) ([]Record, error)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/crmdav/crmdav/crmclient"
 )
 
@@ -460,8 +462,9 @@ func (cl *Client) Delete(ctx context.Context, as crmclient.User, k crmclient.Kin
 }
 
 // List returns the ids and versions of the records of kind that belong to
-// a user: owned, or, for activities, with the user as a party. It reads as
-// the application, without change tracking.
+// a user: owned, or, for activities, with the user as a party; appointments
+// that are instances of a series are not listed. It reads as the
+// application, without change tracking.
 func (cl *Client) List(ctx context.Context, k crmclient.Kind, userID string) ([]crmclient.Version, error) {
 	if err := checkKind("list", k); err != nil {
 		return nil, err
@@ -470,6 +473,11 @@ func (cl *Client) List(ctx context.Context, k crmclient.Kind, userID string) ([]
 	filter := "_ownerid_value eq " + userID
 	if k.IsActivity() {
 		filter += " or " + partiesNav(k) + "/any(p:p/_partyid_value eq " + userID + ")"
+	}
+	if k == crmclient.Appointment {
+		// The instances of a recurring series belong to their master
+		// (Instances lists them).
+		filter = "seriesid eq null and (" + filter + ")"
 	}
 	q := url.Values{"$select": {key + ",versionnumber"}, "$filter": {filter}}
 	var out []crmclient.Version
@@ -480,6 +488,34 @@ func (cl *Client) List(ctx context.Context, k crmclient.Kind, userID string) ([]
 			return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
 		}
 		out = append(out, crmclient.Version{ID: strings.ToLower(f[key]), ETag: f["@odata.etag"]})
+		return nil
+	})
+	return out, err
+}
+
+// Instances returns the instances and exceptions of the recurring series
+// seriesID: the appointments whose seriesid is it ("Create a recurring
+// appointment series, instance, or exception"), read as user as.
+func (cl *Client) Instances(ctx context.Context, as crmclient.User, seriesID string) ([]crmclient.Record, error) {
+	if _, err := uuid.Parse(seriesID); err != nil {
+		return nil, &crmclient.Error{Op: "instances", Kind: crmclient.Appointment, ID: seriesID, Message: "not a series id", Err: crmclient.ErrRejected}
+	}
+	q := cl.selectQuery(crmclient.Appointment)
+	if q.Has("$select") {
+		q.Set("$select", q.Get("$select")+",seriesid,originalstartdate,instancetypecode")
+	}
+	q.Set("$filter", "seriesid eq "+strings.ToLower(seriesID))
+	c := call{op: "instances", kind: crmclient.Appointment, id: seriesID, method: http.MethodGet, url: cl.setURL(crmclient.Appointment, q)}
+	if as != (crmclient.User{}) {
+		c.as = &as
+	}
+	var out []crmclient.Record
+	_, err := cl.collect(ctx, c, func(raw []byte) error {
+		rec, err := decodeRecord(crmclient.Appointment, raw)
+		if err != nil {
+			return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+		}
+		out = append(out, rec)
 		return nil
 	})
 	return out, err

@@ -68,7 +68,8 @@ type goldenStep struct {
 		Body    json.RawMessage    `json:"body"`
 	} `json:"response"`
 	// Save names values of the answer for later steps: "entityid" (the
-	// GUID of OData-EntityId), "header:<name>" or "body:<top-level key>".
+	// GUID of OData-EntityId), "header:<name>" or "body:<path>", keys and
+	// array indexes separated by "/" ("body:value/0/activityid").
 	Save map[string]string `json:"save"`
 }
 
@@ -229,11 +230,27 @@ func saved(a answer, src string) (string, bool) {
 		v := a.header.Get(strings.TrimPrefix(src, "header:"))
 		return v, v != ""
 	case strings.HasPrefix(src, "body:"):
-		var m map[string]any
-		if json.Unmarshal(a.body, &m) == nil {
-			v, ok := m[strings.TrimPrefix(src, "body:")].(string)
-			return v, ok
+		// A path of keys and array indexes: "body:value/1/activityid".
+		var v any
+		if json.Unmarshal(a.body, &v) != nil {
+			return "", false
 		}
+		for _, k := range strings.Split(strings.TrimPrefix(src, "body:"), "/") {
+			switch x := v.(type) {
+			case map[string]any:
+				v = x[k]
+			case []any:
+				i, err := strconv.Atoi(k)
+				if err != nil || i < 0 || i >= len(x) {
+					return "", false
+				}
+				v = x[i]
+			default:
+				return "", false
+			}
+		}
+		s, ok := v.(string)
+		return s, ok
 	}
 	return "", false
 }

@@ -224,6 +224,12 @@ func newSchema() *schema {
 			{name: "isregenerate", typ: tBoolean, def: false},
 			{name: "effectivestartdate", typ: tDateTime},
 			{name: "effectiveenddate", typ: tDateTime},
+			// Expansion of the series into appointment instances
+			// (recurrence.go), maintained by the CRM.
+			{name: "deletedexceptionslist", typ: tMemo, readOnly: true},
+			{name: "expansionstatecode", typ: tPicklist, readOnly: true}, // 0 unexpanded, 1 partial, 2 full
+			{name: "lastexpandedinstancedate", typ: tDateTime, readOnly: true},
+			{name: "nextexpansioninstancedate", typ: tDateTime, readOnly: true},
 		}))
 
 	add(newEntity("task", "tasks", "activityid", true, activityAttrs(),

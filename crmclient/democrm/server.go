@@ -50,7 +50,13 @@ type Options struct {
 	// Throttle, when Requests > 0, limits each application to Requests
 	// requests per Window (service protection, 429 + Retry-After).
 	Throttle Throttle
-	Logger   *slog.Logger
+	// PastExpansion and FutureExpansion bound the expansion of a recurring
+	// series into instances around now (Organization.PastExpansionWindow,
+	// FutureExpansionWindow: 12 months each); ExpansionMax bounds its
+	// count (RecurrenceExpansionSynchCreateMax: 1000). See recurrence.go.
+	PastExpansion, FutureExpansion time.Duration
+	ExpansionMax                   int
+	Logger                         *slog.Logger
 }
 
 // Throttle is a service protection limit: at most Requests in any Window.
@@ -124,6 +130,15 @@ func Open(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PastExpansion <= 0 {
+		opts.PastExpansion = 365 * 24 * time.Hour
+	}
+	if opts.FutureExpansion <= 0 {
+		opts.FutureExpansion = 365 * 24 * time.Hour
+	}
+	if opts.ExpansionMax <= 0 {
+		opts.ExpansionMax = 1000
 	}
 	sc := newSchema()
 	st, err := openStore(opts.Dir, sc)

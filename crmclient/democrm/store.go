@@ -22,7 +22,7 @@ type rowModel struct {
 	Entity   string    `gorm:"primaryKey;size:64;index:idx_rows_version,priority:1"`
 	ID       string    `gorm:"primaryKey;size:36"`
 	Owner    string    `gorm:"size:36;index"`
-	Ref      string    `gorm:"size:36;index"` // activityparty: the activity
+	Ref      string    `gorm:"size:36;index"` // activityparty: the activity; appointment: its seriesid
 	Party    string    `gorm:"size:36;index"` // activityparty: the party
 	Version  int64     `gorm:"index:idx_rows_version,priority:2"`
 	Created  time.Time `gorm:"not null"`
@@ -217,6 +217,9 @@ func (st *store) put(tx *gorm.DB, r *row) error {
 	if r.entity.name == "activityparty" {
 		m.Ref, _ = fs["_activityid_value"].(string)
 		m.Party, _ = fs["_partyid_value"].(string)
+	}
+	if r.entity.name == "appointment" {
+		m.Ref, _ = fs["seriesid"].(string)
 	}
 	r.raw = data
 	if err := tx.Save(&m).Error; err != nil {

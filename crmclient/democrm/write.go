@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"strings"
@@ -369,7 +370,12 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *caller, e *en
 			return err
 		}
 		if e.activity && ch.parties != nil {
-			return s.writeParties(tx, rw, ch.parties, now)
+			if err := s.writeParties(tx, rw, ch.parties, now); err != nil {
+				return err
+			}
+		}
+		if e.name == seriesEntity {
+			return s.expand(tx, rw, now)
 		}
 		return nil
 	})
@@ -463,7 +469,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, c *caller, e *en
 			return errVersionMismatch()
 		}
 		now := s.now()
+		old := maps.Clone(cur.fields())
 		s.apply(cur, ch, c, now)
+		beforeUpdate(cur, ch)
 		if err := s.st.put(tx, cur); err != nil {
 			return err
 		}
@@ -471,6 +479,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, c *caller, e *en
 			if err := s.writeParties(tx, cur, ch.parties, now); err != nil {
 				return err
 			}
+		}
+		if err := s.afterUpdate(tx, cur, old, ch, now); err != nil {
+			return err
 		}
 		rw = cur
 		return nil
@@ -508,6 +519,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, c *caller, e *en
 		}
 		if ifMatch != "" && ifMatch != "*" && ifMatch != fmt.Sprintf(`W/"%d"`, m.Version) {
 			return errVersionMismatch()
+		}
+		if err := s.beforeDelete(tx, e, &m, s.now()); err != nil {
+			return err
 		}
 		if err := s.st.remove(tx, e, id, s.now()); err != nil {
 			return err
