@@ -375,14 +375,21 @@ func hrefXML(p string) string { return "<D:href>" + esc(hrefPath(p)) + "</D:href
 // its collection's escaped href followed by the name.
 func plainName(name string) bool {
 	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~':
-		default:
+		if !unreserved[name[i]] {
 			return false
 		}
 	}
 	return name != ""
 }
+
+// unreserved are the bytes RFC 3986 §2.3 leaves unescaped in a path
+// segment, none of which XML escapes.
+var unreserved = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+	}
+	return t
+}()
 
 // Namespaces of the elements we write, and the prefixes the multistatus
 // root and DAV:error bodies declare for them. Calendars (issue 6) use

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,7 +179,84 @@ func (s *Store) Objects(ctx context.Context, owner, slug string, withBody bool, 
 	if withBody {
 		return scanItems(ctx, s.stmtObjectsBody, []any{col.id}, func(it *Item) []any { return []any{&it.Href, &it.ETag, &it.Body} }, fn)
 	}
-	return scanItems(ctx, s.stmtObjects, []any{col.id}, func(it *Item) []any { return []any{&it.Href, &it.ETag} }, fn)
+	return s.objectNames(ctx, col.id, fn)
+}
+
+// objectsChunk is how many items one statement of objectNames lists.
+const objectsChunk = 2048
+
+// objectNames lists the hrefs and ETags of a collection in chunks of
+// objectsChunk items, each read as one string (stmtObjects): memory stays
+// bounded by a chunk, and the cost per item is SQLite's, not a cgo call per
+// column. Chunks follow each other by href; an item written meanwhile is
+// listed or not, as with any listing that races a write.
+func (s *Store) objectNames(ctx context.Context, colID int64, fn func(Item) error) error {
+	after := ""
+	var entries []Item
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var (
+			chunk, last sql.NullString
+			n           int
+		)
+		if err := s.stmtObjects.QueryRowContext(noCancel(ctx), colID, after, objectsChunk).Scan(&chunk, &last, &n); err != nil {
+			return err
+		}
+		var err error
+		if entries, err = splitObjectNames(entries[:0], chunk.String); err != nil {
+			return err
+		}
+		if len(entries) != n {
+			return fmt.Errorf("syncstate: listing chunk after %q holds %d entries, want %d", after, len(entries), n)
+		}
+		for _, it := range entries {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if n < objectsChunk {
+			return nil
+		}
+		after = last.String
+	}
+}
+
+// splitObjectNames appends to dst the entries of a chunk of stmtObjects:
+// ETag, a quoted string (RFC 9110 §8.8.3: no '"' inside), then href, which
+// never holds '/' (validHref); entries are separated by '/'. SQLite
+// concatenates them in the subquery's order, by href; should it not, the
+// chunk is sorted here, so that the listing is in href order either way.
+func splitObjectNames(dst []Item, chunk string) ([]Item, error) {
+	sorted := true
+	for i := 0; i < len(chunk); {
+		q := -1
+		if chunk[i] == '"' {
+			q = strings.IndexByte(chunk[i+1:], '"')
+		}
+		if q < 0 {
+			return dst, fmt.Errorf("syncstate: malformed listing entry %.60q", chunk[i:])
+		}
+		h := i + q + 2 // the href's first byte
+		e := strings.IndexByte(chunk[h:], '/')
+		if e < 0 {
+			e = len(chunk) - h
+		}
+		if e == 0 || h+e+1 == len(chunk) {
+			return dst, fmt.Errorf("syncstate: listing entry without href %.60q", chunk[i:])
+		}
+		it := Item{ETag: chunk[i:h], Href: chunk[h : h+e]}
+		if n := len(dst); n > 0 && dst[n-1].Href >= it.Href {
+			sorted = false
+		}
+		dst = append(dst, it)
+		i = h + e + 1
+	}
+	if !sorted {
+		slices.SortFunc(dst, func(a, b Item) int { return strings.Compare(a.Href, b.Href) })
+	}
+	return dst, nil
 }
 
 func itemFields(it *Item) []any   { return []any{&it.Href, &it.UID, &it.ETag, &it.Revision} }

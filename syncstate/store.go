@@ -103,7 +103,13 @@ func Open(dir string, o Options) (*Store, error) {
 			UNION ALL SELECT href, uid, etag, revision, body FROM items INDEXED BY idx_item_span
 			WHERE collection_id = ?1 AND start < ?2 AND ("end" IS NULL OR "end" > ?3)`},
 		{&st.stmtStamp, `SELECT password_hash FROM users WHERE name = ?`},
-		{&st.stmtObjects, `SELECT href, etag FROM items WHERE collection_id = ? ORDER BY href`},
+		// One chunk of a collection's (href, ETag) listing, read as one
+		// string that SQLite builds from the covering idx_item_listing: a
+		// row per item through go-sqlite3 costs several cgo calls, a
+		// chunk a handful. Entries are ETag (a quoted string) then href,
+		// separated by '/', which no href holds (see splitObjectNames).
+		{&st.stmtObjects, `SELECT group_concat(etag || href, '/'), max(href), count(*)
+			FROM (SELECT href, etag FROM items INDEXED BY idx_item_listing WHERE collection_id = ? AND href > ? ORDER BY href LIMIT ?)`},
 		{&st.stmtObjectsBody, `SELECT href, etag, body FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtCollectionFull, `SELECT id, owner, slug, kind, revision, display_name, color, "order" FROM collections WHERE owner = ? AND slug = ?`},
 		// The latest change of each href after a revision: one range scan
