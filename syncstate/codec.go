@@ -50,7 +50,9 @@ func codecFor(k crmclient.Kind) (codec, error) {
 	switch k {
 	case crmclient.Contact:
 		return vcardCodec{}, nil
-	case crmclient.Appointment, crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax, crmclient.Email:
+	case crmclient.Appointment:
+		return eventCodec{icalCodec{family: k}}, nil
+	case crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax, crmclient.Email:
 		return icalCodec{family: k}, nil
 	}
 	return nil, fmt.Errorf("syncstate: no mapping for %s", k)

@@ -137,12 +137,18 @@ func columnNames(maps ...crmclient.Columns) []string {
 }
 
 // Diff returns the columns of next that differ from prev (a column missing
-// from prev counts as null).
+// from either counts as null there: one that prev has and next lacks is
+// "" in the answer unless prev's value was null too).
 func Diff(prev, next crmclient.Columns) crmclient.Columns {
 	out := crmclient.Columns{}
 	for k, v := range next {
 		if prev[k] != v {
 			out[k] = v
+		}
+	}
+	for k, v := range prev {
+		if _, ok := next[k]; !ok && v != "" {
+			out[k] = ""
 		}
 	}
 	return out

@@ -14,7 +14,9 @@ import (
 )
 
 // syncedKinds are the kinds that have collections.
-var syncedKinds = []crmclient.Kind{crmclient.Contact, crmclient.Appointment, crmclient.RecurringAppointment,
+// Recurring masters come before appointments, so that the instances of a
+// series new in the CRM find its object.
+var syncedKinds = []crmclient.Kind{crmclient.Contact, crmclient.RecurringAppointment, crmclient.Appointment,
 	crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax, crmclient.Email}
 
 // familyOf is the collection kind that holds records of kind k.
@@ -30,6 +32,9 @@ func familyOf(k crmclient.Kind) crmclient.Kind {
 func (y *Syncer) Poll(ctx context.Context) error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	if err := y.ensureTables(y.st.db.WithContext(ctx)); err != nil {
+		return err
+	}
 	// One kind's failure (say, change tracking not enabled for letters)
 	// must not stop the others.
 	var errs []error
@@ -90,7 +95,8 @@ func (y *Syncer) repair(ctx context.Context, db *gorm.DB, itemID int64) {
 			if err != nil {
 				return err
 			}
-			return y.settle(tx, st, rec, Diff(st.mirror, only(rec.Columns, st.codec.columns(rec.Kind))))
+			names := st.codec.columns(rec.Kind)
+			return y.settle(tx, st, rec, Diff(only(st.mirror, names), only(rec.Columns, names)))
 		})
 	}
 	if err != nil {
@@ -132,7 +138,18 @@ func (y *Syncer) pollKind(ctx context.Context, k crmclient.Kind) error {
 			return err
 		}
 	}
+	var instDeletes []instanceDelete
+	if k == crmclient.Appointment && !full {
+		// What a deleted instance means for its series needs the master
+		// (its deletedexceptionslist), read before the transaction.
+		if instDeletes, err = y.instanceDeletes(ctx, db, cs.Deleted); err != nil {
+			return err
+		}
+	}
 	return db.Transaction(func(tx *gorm.DB) error {
+		if err := y.applyInstanceDeletes(tx, instDeletes); err != nil {
+			return err
+		}
 		deleted := cs.Deleted
 		if full {
 			// A full read lists every record; mapped records not in it
@@ -229,17 +246,11 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 	if err != nil {
 		return err
 	}
+	var insts []crmclient.Record
 	for _, rec := range recs {
 		if isInstance(rec) {
 			// An instance of a series belongs to its master's object.
-			err := tx.Transaction(func(tx *gorm.DB) error { return y.applyInstance(tx, users, rec) })
-			if errors.Is(err, ErrInvalid) {
-				y.log.Error("CRM series instance not applied", "crm_id", rec.ID, "err", err)
-				continue
-			}
-			if err != nil {
-				return err
-			}
+			insts = append(insts, rec)
 			continue
 		}
 		cols, err := y.targets(tx, users, rec)
@@ -277,6 +288,14 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 			}
 		}
 	}
+	if len(insts) > 0 {
+		err := tx.Transaction(func(tx *gorm.DB) error { return y.applyInstances(tx, insts) })
+		if errors.Is(err, ErrInvalid) {
+			y.log.Error("CRM series instances not applied", "err", err)
+			return nil
+		}
+		return err
+	}
 	return nil
 }
 
@@ -284,6 +303,10 @@ func (y *Syncer) applyRecords(tx *gorm.DB, k crmclient.Kind, recs []crmclient.Re
 // CRM-born record, a merge for a known one. The gateway's own writes come
 // back through the feed with the ETag already recorded and are skipped.
 func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmclient.Record) error {
+	if isInstance(rec) {
+		// Found by a reconcile: it belongs to its master's object.
+		return y.applyInstances(tx, []crmclient.Record{rec})
+	}
 	var idm idmapRow
 	err := tx.Joins("JOIN items ON items.id = idmap.item_id").
 		Where("items.collection_id = ? AND idmap.crm_kind = ? AND idmap.crm_id = ?", col.ID, string(rec.Kind), rec.ID).

@@ -19,6 +19,9 @@ func (y *Syncer) Push(ctx context.Context, force bool) (time.Time, error) {
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	db := y.st.db.WithContext(ctx)
+	if err := y.ensureTables(db); err != nil {
+		return time.Time{}, err
+	}
 	now := y.st.now().UTC()
 	type due struct {
 		ItemID int64
@@ -139,7 +142,13 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 	if err != nil {
 		return err
 	}
+	// The master's columns are one write; its exceptions follow, one
+	// write each (exceptions.go).
+	cols, _ = splitExc(cols)
 	create := rows[0].Op == opCreate
+	if len(cols) == 0 && !create {
+		return y.pushExceptions(ctx, db, itemID, as)
+	}
 	for attempt := 0; ; attempt++ {
 		var rec crmclient.Record
 		if create {
@@ -162,7 +171,10 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 		switch {
 		case err == nil:
 			y.log.Info("pushed", "user", u.Name, "kind", kind, "crm_id", rec.ID, "create", create, "columns", len(cols))
-			return y.pushed(db, itemID, rows, rec)
+			if err := y.pushed(db, itemID, rows, rec); err != nil {
+				return err
+			}
+			return y.pushExceptions(ctx, db, itemID, as)
 		case errors.Is(err, crmclient.ErrPrecondition) && attempt < 3:
 			// The CRM changed the record since our snapshot: merge, then
 			// send what the client still wins. The rows the merge saw are
@@ -174,9 +186,13 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 			if len(rows) == 0 {
 				return nil
 			}
+			cols, _ = splitExc(cols)
 			if len(cols) == 0 {
-				// Nothing left that the CRM lacks.
-				return db.Where("id IN ?", ids(rows)).Delete(&outboxRow{}).Error
+				// Nothing of the master's left that the CRM lacks.
+				if err := stripRows(db, rows, isExcColumn); err != nil {
+					return err
+				}
+				return y.pushExceptions(ctx, db, itemID, as)
 			}
 			create = false
 		case errors.Is(err, crmclient.ErrPrecondition):
@@ -236,13 +252,14 @@ func ids(rows []outboxRow) []int64 {
 	return out
 }
 
-// pushed records a successful write: the rows sent are done, and the
-// snapshot, ID map and (for columns the CRM normalized) the mirror take
-// what the CRM now holds. Columns changed by the client since the rows were
-// read are still pending and left alone.
+// pushed records a successful write: the rows sent are done (but for
+// the exceptions they carry, which are pushed next), and the snapshot, ID
+// map and (for columns the CRM normalized) the mirror take what the CRM
+// now holds. Columns changed by the client since the rows were read are
+// still pending and left alone.
 func (y *Syncer) pushed(db *gorm.DB, itemID int64, sent []outboxRow, rec crmclient.Record) error {
 	return db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("id IN ?", ids(sent)).Delete(&outboxRow{}).Error; err != nil {
+		if err := stripRows(tx, sent, isExcColumn); err != nil {
 			return err
 		}
 		s, err := y.loadItem(tx, itemID)
@@ -312,18 +329,23 @@ func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclie
 	}
 	if len(rows) > 0 && rows[0].Op == opCreate {
 		// The CRM has the record, so the create went through (its answer
-		// was lost): what it sent is the common base, and it is done.
+		// was lost): what it sent is the common base, and it is done
+		// (its exceptions are still to be pushed).
 		_, _, sent, err := DecodeSnapshot(rows[0].Columns)
 		if err != nil {
 			return nil, nil, err
 		}
 		for k, v := range sent {
-			s.snapshot[k] = v
+			if !isExcColumn(k) {
+				s.snapshot[k] = v
+			}
 		}
-		if err := tx.Delete(&outboxRow{}, rows[0].ID).Error; err != nil {
+		if err := stripRows(tx, rows[:1], isExcColumn); err != nil {
 			return nil, nil, err
 		}
-		rows = rows[1:]
+		if rows, err = pendingRows(tx, itemID); err != nil {
+			return nil, nil, err
+		}
 	}
 	pending, oursAt, err := pendingColumns(rows)
 	if err != nil {

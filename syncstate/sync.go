@@ -24,6 +24,7 @@ type CRM interface {
 	Delete(ctx context.Context, as crmclient.User, kind crmclient.Kind, id, etag string) error
 	List(ctx context.Context, kind crmclient.Kind, userID string) ([]crmclient.Version, error)
 	Parties(ctx context.Context, kind crmclient.Kind, ids []string) (map[string][]crmclient.Party, error)
+	Instances(ctx context.Context, as crmclient.User, seriesID string) ([]crmclient.Record, error)
 }
 
 // SyncOptions tune a Syncer.
@@ -56,6 +57,8 @@ type Syncer struct {
 	log  *slog.Logger
 	kick chan struct{}
 	mu   sync.Mutex // one push or poll at a time
+	// migrated: the tables of the Syncer's own (exceptions.go) exist.
+	migrated bool
 }
 
 // NewSyncer makes a Syncer for st and crm.
@@ -81,7 +84,11 @@ func NewSyncer(st *Store, crm CRM, o SyncOptions) *Syncer {
 	if o.Logger == nil {
 		o.Logger = st.log
 	}
-	return &Syncer{st: st, crm: crm, opts: o, log: o.Logger, kick: make(chan struct{}, 1)}
+	y := &Syncer{st: st, crm: crm, opts: o, log: o.Logger, kick: make(chan struct{}, 1)}
+	if err := y.ensureTables(st.db); err != nil {
+		y.log.Warn("will try again at the next round", "err", err)
+	}
+	return y
 }
 
 // Kick asks the loop to push soon (after the push delay); it never blocks.
@@ -248,6 +255,11 @@ func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 // (re-rendered into the client's body, so that unmapped properties stay).
 func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClient crmclient.Columns) error {
 	theirs := only(rec.Columns, s.codec.columns(s.kind()))
+	for k, v := range s.snapshot {
+		if isExcColumn(k) && rec.Kind == crmclient.RecurringAppointment {
+			theirs[k] = v // exceptions are settled one by one (exceptions.go)
+		}
+	}
 	snap, err := EncodeSnapshot(rec.Kind, rec.ID, theirs)
 	if err != nil {
 		return err
@@ -261,6 +273,12 @@ func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClien
 	if len(toClient) == 0 {
 		return nil
 	}
+	return y.rewrite(tx, s, toClient, "CRM change applied")
+}
+
+// rewrite gives the item's object the columns toClient, rendered into the
+// client's body so that unmapped properties stay, and logs why.
+func (y *Syncer) rewrite(tx *gorm.DB, s *itemState, toClient crmclient.Columns, why string) error {
 	cols := s.mirror.Clone()
 	for k, v := range toClient {
 		cols[k] = v
@@ -280,7 +298,7 @@ func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClien
 	if err != nil {
 		return fmt.Errorf("syncstate: rendered body of %s/%s: %w", s.col.Slug, s.item.Href, err)
 	}
-	y.log.Info("CRM change applied", "user", s.col.Owner, "collection", s.col.Slug, "href", s.item.Href, "crm_id", rec.ID, "columns", len(toClient))
+	y.log.Info(why, "user", s.col.Owner, "collection", s.col.Slug, "href", s.item.Href, "crm_id", s.idm.CRMID, "columns", len(toClient))
 	return tx.Model(&itemRow{}).Where("id = ?", s.item.ID).Updates(map[string]any{"body": body, "etag": etagOf(body), "revision": rev,
 		"start": obj.start, "end": obj.end}).Error
 }
