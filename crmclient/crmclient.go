@@ -189,4 +189,11 @@ type CRM interface {
 	// FindUsers looks up CRM users by e-mail address or sign-in name; a
 	// name starting with "@" matches every user of that domain.
 	FindUsers(ctx context.Context, names ...string) ([]User, error)
+	// FindContacts looks up contacts by any of their three e-mail
+	// addresses, across the organization, in few requests.
+	FindContacts(ctx context.Context, addresses ...string) ([]Record, error)
+	// Addresses returns the e-mail address of each party record named by
+	// id ("contact": emailaddress1; "systemuser": internalemailaddress),
+	// for parties the CRM keeps without addressused.
+	Addresses(ctx context.Context, partyKind string, ids []string) (map[string]string, error)
 }

@@ -95,8 +95,8 @@ func (y *Syncer) repair(ctx context.Context, db *gorm.DB, itemID int64) {
 			if err != nil {
 				return err
 			}
-			names := st.codec.columns(rec.Kind)
-			return y.settle(tx, st, rec, Diff(only(st.mirror, names), only(rec.Columns, names)))
+			theirs := crmColumns(st.codec, rec)
+			return y.settle(tx, st, rec, Diff(only(st.mirror, colNames(theirs)), theirs))
 		})
 	}
 	if err != nil {
@@ -206,7 +206,9 @@ func (y *Syncer) addParties(ctx context.Context, k crmclient.Kind, recs []crmcli
 			recs[i].Parties = []crmclient.Party{}
 		}
 	}
-	return nil
+	// Parties the CRM keeps without addressused are shown by the e-mail
+	// of the record they name.
+	return y.fillAddresses(ctx, recs)
 }
 
 // targets are the collections a record belongs to: a contact or an
@@ -334,7 +336,7 @@ func (y *Syncer) applyRecord(tx *gorm.DB, cd codec, col collectionRow, rec crmcl
 // addItem makes the item of a CRM-born record: UID = CRM id, href =
 // id + extension, which never change while it lives (invariant 1).
 func (y *Syncer) addItem(tx *gorm.DB, cd codec, col collectionRow, rec crmclient.Record) error {
-	cols := only(rec.Columns, cd.columns(rec.Kind))
+	cols := crmColumns(cd, rec)
 	in := cols
 	if rec.Kind.IsActivity() && !rec.ModifiedOn.IsZero() {
 		// DTSTAMP of a CRM-born object (the mapping reads no clock).

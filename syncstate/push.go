@@ -150,15 +150,43 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 		return y.pushExceptions(ctx, db, itemID, as)
 	}
 	for attempt := 0; ; attempt++ {
+		// The party list is written through the activity's parties
+		// (parties.go), the other columns as they are.
+		partyList, writeParties := cols[partiesColumn]
+		cols = cols.Clone()
+		delete(cols, partiesColumn)
+		var parties []crmclient.Party
+		if writeParties && hasParties(kind) {
+			var current []crmclient.Party
+			if !create {
+				var idm idmapRow
+				if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
+					return err
+				}
+				cur, err := y.crm.Get(ctx, as, kind, idm.CRMID)
+				if err != nil {
+					return y.failed(db, rows, err)
+				}
+				current = cur.Parties
+			}
+			if parties, err = y.partiesToWrite(ctx, kind, partyList, current); err != nil {
+				return y.failed(db, rows, err)
+			}
+		}
 		var rec crmclient.Record
 		if create {
-			rec, err = y.crm.Create(ctx, as, crmclient.Record{Kind: kind, ID: rows[0].CRMID, Columns: cols})
+			rec, err = y.crm.Create(ctx, as, crmclient.Record{Kind: kind, ID: rows[0].CRMID, Columns: cols, Parties: parties})
 			if err == nil {
 				// A create that finds its record made by an earlier try
 				// (whose answer was lost) returns it as it was then: send
 				// what the client changed since.
-				if later := Diff(only(rec.Columns, colNames(cols)), cols); len(later) > 0 {
-					rec, err = y.crm.Update(ctx, as, kind, rec.ID, rec.ETag, later, nil)
+				later := Diff(only(rec.Columns, colNames(cols)), cols)
+				var laterParties []crmclient.Party
+				if v, ok := partyValue(rec); ok && writeParties && v != partyList {
+					laterParties = parties
+				}
+				if len(later) > 0 || laterParties != nil {
+					rec, err = y.crm.Update(ctx, as, kind, rec.ID, rec.ETag, later, laterParties)
 				}
 			}
 		} else {
@@ -166,7 +194,7 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 			if err := db.Where("item_id = ?", itemID).Take(&idm).Error; err != nil {
 				return err
 			}
-			rec, err = y.crm.Update(ctx, as, kind, idm.CRMID, idm.CRMETag, cols, nil)
+			rec, err = y.crm.Update(ctx, as, kind, idm.CRMID, idm.CRMETag, cols, parties)
 		}
 		switch {
 		case err == nil:
@@ -278,9 +306,9 @@ func (y *Syncer) pushed(db *gorm.DB, itemID int64, sent []outboxRow, rec crmclie
 			return err
 		}
 		toClient := crmclient.Columns{}
-		for _, c := range s.codec.columns(s.kind()) {
-			if _, pending := stillPending[c]; !pending && rec.Columns[c] != s.mirror[c] {
-				toClient[c] = rec.Columns[c]
+		for c, v := range crmColumns(s.codec, rec) {
+			if _, pending := stillPending[c]; !pending && v != s.mirror[c] {
+				toClient[c] = v
 			}
 		}
 		return y.settle(tx, s, rec, toClient)
@@ -355,13 +383,13 @@ func (y *Syncer) merge(tx *gorm.DB, itemID int64, rec crmclient.Record) (crmclie
 	for k, v := range pending {
 		ours[k] = v
 	}
-	theirs := only(rec.Columns, s.codec.columns(s.kind()))
+	theirs := crmColumns(s.codec, rec)
 	m := Merge(s.snapshot, ours, oursAt, theirs, rec.ModifiedOn, s.codec.groups(s.kind())...)
 	if err := dropColumns(tx, itemID, m.ToClient); err != nil {
 		return nil, nil, err
 	}
 	toClient := crmclient.Columns{}
-	for _, c := range s.codec.columns(s.kind()) {
+	for _, c := range colNames(theirs) {
 		if _, clientWins := m.ToCRM[c]; !clientWins && s.mirror[c] != m.Columns[c] {
 			toClient[c] = m.Columns[c]
 		}

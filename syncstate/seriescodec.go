@@ -12,14 +12,14 @@ import (
 )
 
 // eventCodec is the codec of appointment collections: icalCodec, plus the
-// exceptions of a recurring series as pseudo-columns (exceptions.go), so
-// that they are diffed, queued, pushed and merged like the master's
-// columns.
+// organizer and attendees (parties.go) and the exceptions of a recurring
+// series (exceptions.go) as pseudo-columns, so that they are diffed,
+// queued, pushed and merged like the other columns.
 type eventCodec struct{ icalCodec }
 
 func (c eventCodec) parse(body []byte) (object, error) {
 	o, err := c.icalCodec.parse(body)
-	if err != nil || o.kind != crmclient.RecurringAppointment {
+	if err != nil {
 		return o, err
 	}
 	cal, err := decodeCalendar(body)
@@ -31,18 +31,23 @@ func (c eventCodec) parse(body []byte) (object, error) {
 		return object{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	o.cols = o.cols.Clone()
-	maps.Copy(o.cols, exceptionColumns(a.Exceptions))
+	o.cols[partiesColumn] = encodeParties(a.Kind, a.Parties)
+	if o.kind == crmclient.RecurringAppointment {
+		maps.Copy(o.cols, exceptionColumns(a.Exceptions))
+	}
 	return o, nil
 }
 
-// render writes the master's columns as icalCodec does and then, for a
-// series, the exceptions cols names: an override per non-empty value, an
-// EXDATE per "deleted"; occurrences cols does not name as exceptions follow
-// the series.
+// render writes the columns as icalCodec does and then the party list of
+// cols, when it names one, and, for a series, the exceptions cols names: an
+// override per non-empty value, an EXDATE per "deleted"; occurrences cols
+// does not name as exceptions follow the series.
 func (c eventCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
 	plain, exc := splitExc(cols)
+	parties, setParties := plain[partiesColumn]
+	delete(plain, partiesColumn)
 	body, err := c.icalCodec.render(k, plain, base, uid)
-	if err != nil || k != crmclient.RecurringAppointment {
+	if err != nil {
 		return body, err
 	}
 	cal, err := decodeCalendar(body)
@@ -53,14 +58,21 @@ func (c eventCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if maps.Equal(exceptionColumns(cur.Exceptions), nonEmpty(exc)) {
+	a := mapping.Activity{Kind: k, Columns: plain, Parties: cur.Parties, Exceptions: cur.Exceptions}
+	same := true
+	if setParties && encodeParties(cur.Kind, cur.Parties) != parties {
+		a.Parties, same = decodeParties(parties), false
+	}
+	if k == crmclient.RecurringAppointment && !maps.Equal(exceptionColumns(cur.Exceptions), nonEmpty(exc)) {
+		if a.Exceptions, err = exceptionsOf(exc, cur.Exceptions); err != nil {
+			return nil, err
+		}
+		same = false
+	}
+	if same {
 		return body, nil
 	}
-	want, err := exceptionsOf(exc, cur.Exceptions)
-	if err != nil {
-		return nil, err
-	}
-	out, err := mapping.ActivityCalendar(mapping.Activity{Kind: k, Columns: plain, Parties: cur.Parties, Exceptions: want}, cal, uid)
+	out, err := mapping.ActivityCalendar(a, cal, uid)
 	if err != nil {
 		return nil, fmt.Errorf("%w: render %s %s: %v", ErrInvalid, k, uid, err)
 	}

@@ -25,6 +25,9 @@ type CRM interface {
 	List(ctx context.Context, kind crmclient.Kind, userID string) ([]crmclient.Version, error)
 	Parties(ctx context.Context, kind crmclient.Kind, ids []string) (map[string][]crmclient.Party, error)
 	Instances(ctx context.Context, as crmclient.User, seriesID string) ([]crmclient.Record, error)
+	FindUsers(ctx context.Context, names ...string) ([]crmclient.User, error)
+	FindContacts(ctx context.Context, addresses ...string) ([]crmclient.Record, error)
+	Addresses(ctx context.Context, partyKind string, ids []string) (map[string]string, error)
 }
 
 // SyncOptions tune a Syncer.
@@ -57,6 +60,8 @@ type Syncer struct {
 	log  *slog.Logger
 	kick chan struct{}
 	mu   sync.Mutex // one push or poll at a time
+	// parties caches what e-mail addresses resolved to (parties.go).
+	parties *partyCache
 	// migrated: the tables of the Syncer's own (exceptions.go) exist.
 	migrated bool
 }
@@ -84,7 +89,7 @@ func NewSyncer(st *Store, crm CRM, o SyncOptions) *Syncer {
 	if o.Logger == nil {
 		o.Logger = st.log
 	}
-	y := &Syncer{st: st, crm: crm, opts: o, log: o.Logger, kick: make(chan struct{}, 1)}
+	y := &Syncer{st: st, crm: crm, opts: o, log: o.Logger, kick: make(chan struct{}, 1), parties: newPartyCache()}
 	if err := y.ensureTables(st.db); err != nil {
 		y.log.Warn("will try again at the next round", "err", err)
 	}
@@ -254,10 +259,15 @@ func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 // rec's mapped columns, the ID map its ETag, and the mirror takes toClient
 // (re-rendered into the client's body, so that unmapped properties stay).
 func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClient crmclient.Columns) error {
-	theirs := only(rec.Columns, s.codec.columns(s.kind()))
+	theirs := crmColumns(s.codec, rec)
 	for k, v := range s.snapshot {
 		if isExcColumn(k) && rec.Kind == crmclient.RecurringAppointment {
 			theirs[k] = v // exceptions are settled one by one (exceptions.go)
+		}
+	}
+	if _, known := theirs[partiesColumn]; !known && hasParties(rec.Kind) {
+		if v, ok := s.snapshot[partiesColumn]; ok {
+			theirs[partiesColumn] = v // rec was read without its parties
 		}
 	}
 	snap, err := EncodeSnapshot(rec.Kind, rec.ID, theirs)

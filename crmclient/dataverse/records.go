@@ -521,6 +521,81 @@ func (cl *Client) Instances(ctx context.Context, as crmclient.User, seriesID str
 	return out, err
 }
 
+// maxFilterAddresses bounds the addresses of one contact lookup (three
+// conditions each).
+const maxFilterAddresses = 60
+
+// FindContacts looks contacts up by e-mail address (emailaddress1, 2 or 3,
+// compared as Dataverse compares text, without case), reading as the
+// application, a few dozen addresses per request.
+func (cl *Client) FindContacts(ctx context.Context, addresses ...string) ([]crmclient.Record, error) {
+	var out []crmclient.Record
+	for start := 0; start < len(addresses); start += maxFilterAddresses {
+		var conds []string
+		for _, a := range addresses[start:min(start+maxFilterAddresses, len(addresses))] {
+			for _, col := range []string{"emailaddress1", "emailaddress2", "emailaddress3"} {
+				conds = append(conds, col+" eq "+quote(a))
+			}
+		}
+		q := url.Values{"$select": {"contactid,emailaddress1,emailaddress2,emailaddress3,fullname"}, "$filter": {strings.Join(conds, " or ")}}
+		c := call{op: "contacts by address", kind: crmclient.Contact, method: http.MethodGet, url: cl.setURL(crmclient.Contact, q)}
+		_, err := cl.collect(ctx, c, func(raw []byte) error {
+			rec, err := decodeRecord(crmclient.Contact, raw)
+			if err != nil {
+				return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+			}
+			out = append(out, rec)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Addresses returns the e-mail address of parties known by id only: of
+// contacts (emailaddress1) or of users (internalemailaddress), by id,
+// reading as the application, up to 200 ids per request. Records without
+// an address are left out.
+func (cl *Client) Addresses(ctx context.Context, partyKind string, ids []string) (map[string]string, error) {
+	var set, key, col string
+	switch partyKind {
+	case "contact":
+		set, key, col = "contacts", "contactid", "emailaddress1"
+	case "systemuser":
+		set, key, col = "systemusers", "systemuserid", "internalemailaddress"
+	default:
+		return nil, &crmclient.Error{Op: "addresses", Message: "no addresses for " + partyKind, Err: crmclient.ErrRejected}
+	}
+	out := map[string]string{}
+	for start := 0; start < len(ids); start += maxFilterIDs {
+		var conds []string
+		for _, id := range ids[start:min(start+maxFilterIDs, len(ids))] {
+			if _, err := uuid.Parse(id); err != nil {
+				return nil, &crmclient.Error{Op: "addresses", ID: id, Message: "not an id", Err: crmclient.ErrRejected}
+			}
+			conds = append(conds, key+" eq "+id)
+		}
+		q := url.Values{"$select": {key + "," + col}, "$filter": {strings.Join(conds, " or ")}}
+		c := call{op: "addresses", method: http.MethodGet, url: cl.api + set + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")}
+		_, err := cl.collect(ctx, c, func(raw []byte) error {
+			f, err := textMap(raw)
+			if err != nil {
+				return cl.fail(c, 0, "", "bad record: "+err.Error(), crmclient.ErrUnavailable)
+			}
+			if f[col] != "" {
+				out[strings.ToLower(f[key])] = f[col]
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // quote writes s as an OData string literal.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
