@@ -315,7 +315,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, c *caller, e *ent
 
 	var b bytes.Buffer
 	b.WriteString(`{"@odata.context":`)
-	writeJSONString(&b, baseURL(r)+"$metadata#"+e.set+selectSuffix(q.sel))
+	writeJSONString(&b, baseURL(r)+"$metadata#"+e.set+contextSuffix(e, q))
 	b.WriteString(`,"value":[`)
 	for i, rw := range page {
 		if i > 0 {
@@ -450,6 +450,21 @@ func selectSuffix(sel []string) string {
 	return "(" + strings.Join(sel, ",") + ")"
 }
 
+// contextSuffix is the part of a context URL that names the selected
+// columns and the expanded parties with theirs (OData 4.0 §10.9:
+// "accounts(name,primarycontactid(fullname))").
+func contextSuffix(e *entity, q *queryOpts) string {
+	parts := q.sel
+	if q.expand {
+		nav := e.partiesNav
+		if len(q.expandSel) > 0 {
+			nav += "(" + strings.Join(q.expandSel, ",") + ")"
+		}
+		parts = append(append([]string(nil), parts...), nav)
+	}
+	return selectSuffix(parts)
+}
+
 func (s *Server) partyLister(rw *row) partyLister {
 	return func() []*row {
 		ps, _ := s.st.partiesOf(rw.id)
@@ -485,12 +500,13 @@ func (s *Server) writeRow(b *bytes.Buffer, rw *row, q *queryOpts, annotations bo
 		}
 		for _, n := range names {
 			v := rw.value(n)
-			writeField(b, n, v)
+			// Annotations come before the value they annotate.
 			if annotations && v != nil {
 				if t := lookupType(rw, n); t != "" {
 					writeField(b, n+"@Microsoft.Dynamics.CRM.lookuplogicalname", t)
 				}
 			}
+			writeField(b, n, v)
 		}
 	}
 	if q.expand {
@@ -640,7 +656,7 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request, c *caller, e *
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return s.writeEntity(w, r, http.StatusOK, rw, q, p, selectSuffix(q.sel))
+	return s.writeEntity(w, r, http.StatusOK, rw, q, p, contextSuffix(e, q))
 }
 
 // writeEntity answers one record. sel is the $select part of its context

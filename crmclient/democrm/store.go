@@ -340,7 +340,7 @@ func (st *store) deletedSince(e *entity, after, upto int64, limit int) ([]tombst
 // partiesOf returns the activity parties of an activity.
 func (st *store) partiesOf(activityID string) ([]*row, error) {
 	var ms []rowModel
-	if err := st.db.Where("entity = ? AND ref = ?", "activityparty", activityID).Order("id").Find(&ms).Error; err != nil {
+	if err := st.db.Where("entity = ? AND ref = ?", "activityparty", activityID).Order("version").Find(&ms).Error; err != nil {
 		return nil, err
 	}
 	return st.decodeAll(ms)
