@@ -312,6 +312,26 @@ func (y *Syncer) instanceDeletes(ctx context.Context, db *gorm.DB, ids []string)
 	return out, nil
 }
 
+// missingInstances lists the instances known here that a full read of the
+// appointments (recs) does not have.
+func missingInstances(db *gorm.DB, recs []crmclient.Record) ([]string, error) {
+	have := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		have[r.ID] = true
+	}
+	var ids []string
+	if err := db.Model(&instanceRow{}).Pluck("crm_id", &ids).Error; err != nil {
+		return nil, err
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 // inDeletedList reports whether a master's deletedexceptionslist names the
 // occurrence at t. Dataverse documents the column only as the list of
 // deleted instances; the embedded CRM writes RFC 3339 instants separated

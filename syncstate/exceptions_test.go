@@ -256,3 +256,32 @@ func TestExceptionConflictLaterWins(t *testing.T) {
 	}
 	idle(t, f, "weekly-z.ics")
 }
+
+// TestInstanceDeletionFoundByFullRead: an instance deleted in the CRM while
+// the gateway's delta token was lost is found by the full read that
+// follows (it lists every instance; one known here and not listed is
+// gone), and the client gets its EXDATE.
+func TestInstanceDeletionFoundByFullRead(t *testing.T) {
+	f := setUp(t)
+	body := ics("BEGIN:VEVENT", "UID:weekly-f", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
+		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4", "END:VEVENT")
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "weekly-f.ics", body, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	f.round(t) // the instances are known
+	master := onlyMaster(t, f)
+	inst := instancesAt(t, f, master.ID)["2026-12-14T09:00:00Z"]
+	if err := f.env.Client.Delete(ctx(t), f.alice, crmclient.Appointment, inst.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.ForgetCursors(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	it, _ := f.st.Get(ctx(t), "alice", "appointments", "weekly-f.ics")
+	if b := string(it.Body); !strings.Contains(b, "EXDATE:20261214T090000Z") {
+		t.Errorf("instance deleted while the feed was lost; the client has:\n%s", b)
+	}
+	idle(t, f, "weekly-f.ics")
+}

@@ -139,10 +139,18 @@ func (y *Syncer) pollKind(ctx context.Context, k crmclient.Kind) error {
 		}
 	}
 	var instDeletes []instanceDelete
-	if k == crmclient.Appointment && !full {
+	if k == crmclient.Appointment {
 		// What a deleted instance means for its series needs the master
-		// (its deletedexceptionslist), read before the transaction.
-		if instDeletes, err = y.instanceDeletes(ctx, db, cs.Deleted); err != nil {
+		// (its deletedexceptionslist), read before the transaction. A full
+		// read lists every instance: the ones known here and not in it
+		// are gone.
+		gone := cs.Deleted
+		if full {
+			if gone, err = missingInstances(db, cs.Changed); err != nil {
+				return err
+			}
+		}
+		if instDeletes, err = y.instanceDeletes(ctx, db, gone); err != nil {
 			return err
 		}
 	}
