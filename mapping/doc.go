@@ -175,7 +175,8 @@
 //     Written parties replace the mapped ones only when the set (role,
 //     address) changed; an attendee whose address stays keeps its params
 //     (PARTSTAT, CN, RSVP, CUTYPE…), ROLE changing only when required/optional
-//     does. A party known only by PartyID (no Address) cannot be written and
+//     does. (The sync engine resolves addresses to CRM users and contacts
+//     and writes unknown ones as unresolved parties, addressused only.) A party known only by PartyID (no Address) cannot be written and
 //     is skipped. Nil Parties leave the body's parties alone. To-dos map no
 //     parties: the from/to of phone calls, letters and faxes stay in the CRM,
 //     and ORGANIZER/ATTENDEE of a VTODO stay in the body. An e-mail's BCC is
@@ -205,10 +206,11 @@
 //     are reported the same way and stay in the body only.
 //   - Exceptions: an overridden instance (a VEVENT with RECURRENCE-ID) is an
 //     Exception with the original start in UTC and its appointment columns;
-//     the sync engine makes it an appointment with seriesid,
-//     originalstartdate and instancetypecode 3. A deleted instance (EXDATE)
-//     is an Exception with Deleted set: Dataverse has no writable column for
-//     it (deletedexceptionslist is read only) and represents it by the
+//     the sync engine writes them into the appointment Dataverse expanded
+//     for that occurrence (seriesid, originalstartdate), which makes it
+//     instancetypecode 3. A deleted instance (EXDATE) is an Exception with
+//     Deleted set: Dataverse has no writable column for it
+//     (deletedexceptionslist is read only) and represents it by the
 //     instance's absence, so the engine deletes that instance. EXDATE stays
 //     in the body: values no longer deleted are removed, new ones added in
 //     DTSTART's form; new overrides take DTSTART's form for RECURRENCE-ID and
