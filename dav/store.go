@@ -70,6 +70,10 @@ type Change struct {
 	Name     string
 	Revision int64
 	Deleted  bool
+	// ETag is the object's current ETag, when the store has it at hand:
+	// a report that asks for no more than the ETag is then answered
+	// without reading the objects. "" when unknown (dav gets the object).
+	ETag string
 }
 
 // Props are a collection's client-settable properties.

@@ -32,8 +32,12 @@ type memStore struct {
 	// name of the object holding the UID.
 	plainConflict bool
 	// queries are the bounds of every Query call.
-	queries  [][2]time.Time
-	puts     int
+	queries [][2]time.Time
+	puts    int
+	gets    int // objects read by Get
+	// logETags makes Changes give each member's current ETag, as
+	// syncstate does.
+	logETags bool
 	setProps int
 }
 
@@ -78,6 +82,7 @@ func (s *memStore) Collection(_ context.Context, user, slug string) (Collection,
 func (s *memStore) Get(_ context.Context, user, slug, name string) (Object, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gets++
 	b, ok := s.objs[user][slug][name]
 	if !ok {
 		return Object{}, fmt.Errorf("%w: %s/%s/%s", ErrNotFound, user, slug, name)
@@ -247,6 +252,13 @@ func (s *memStore) Changes(_ context.Context, user, slug string, since int64) ([
 		out = append(out, ch)
 	}
 	out = slices.DeleteFunc(out, func(c Change) bool { return c.Revision < 0 })
+	if s.logETags {
+		for i := range out {
+			if b, ok := s.objs[user][slug][out[i].Name]; ok && !out[i].Deleted {
+				out[i].ETag = etagOf(b)
+			}
+		}
+	}
 	return out, cur, nil
 }
 

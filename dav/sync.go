@@ -228,6 +228,27 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 		}
 	}
 	m := startMultistatus(w)
+	// finish ends the answer: the truncation, if any, and the new token.
+	finish := func() error {
+		if truncated {
+			m.statusResponse(collectionPath(t.user, c.Slug), http.StatusInsufficientStorage, condWithinLimits, "")
+		}
+		m.raw("<D:sync-token>" + esc(syncToken(t.user, c.Slug, next, "")) + "</D:sync-token>")
+		return m.finish()
+	}
+	if !withBody && knownETags(changes) {
+		// The change log has the ETags: no object is read.
+		ow := m.objectWriter(t.user, c, false, pr, &pr.propfindReq)
+		for i := range changes {
+			ch := &changes[i]
+			if ch.Deleted {
+				m.statusResponse(objectPath(t.user, c.Slug, ch.Name), http.StatusNotFound, xml.Name{}, "")
+				continue
+			}
+			ow.write(&Object{Name: ch.Name, ETag: ch.ETag})
+		}
+		return finish()
+	}
 	ow := m.objectWriter(t.user, c, true, pr, &pr.propfindReq)
 	// answer writes change ch, with its object o (nil: none).
 	answer := func(ch *Change, o *Object) {
@@ -294,9 +315,16 @@ func (h *handler) serveSync(w http.ResponseWriter, r *http.Request, t target, c 
 			answer(ch, &o)
 		}
 	}
-	if truncated {
-		m.statusResponse(collectionPath(t.user, c.Slug), http.StatusInsufficientStorage, condWithinLimits, "")
+	return finish()
+}
+
+// knownETags reports whether the store gave the ETag of every changed
+// member that still exists.
+func knownETags(changes []Change) bool {
+	for i := range changes {
+		if !changes[i].Deleted && changes[i].ETag == "" {
+			return false
+		}
 	}
-	m.raw("<D:sync-token>" + esc(syncToken(t.user, c.Slug, next, "")) + "</D:sync-token>")
-	return m.finish()
+	return true
 }

@@ -83,7 +83,13 @@ func wantSync(t *testing.T, what string, got syncResult, changed, deleted []stri
 // TestSyncChecklist follows Radicale's sync-token checklist
 // (radicale/tests/test_base.py, test_sync_*) over HTTP.
 func TestSyncChecklist(t *testing.T) {
+	t.Run("objects read", func(t *testing.T) { syncChecklist(t, false) })
+	t.Run("ETags from the change log", func(t *testing.T) { syncChecklist(t, true) })
+}
+
+func syncChecklist(t *testing.T, logETags bool) {
 	f := newFixture(t, Options{})
+	f.st.logETags = logETags
 	book := "/dav/alice/contacts/"
 	etagA := f.mustPut(book+"a.vcf", card("a", "Ann"))
 	f.mustPut(book+"b.vcf", card("b", "Bob"))
@@ -177,6 +183,17 @@ func TestSyncChecklist(t *testing.T) {
 	wantSync(t, "restart", s5, []string{"a.vcf"}, nil)
 	f.mustPut(book+"d.vcf", card("d", "Dan"))
 	wantSync(t, "after restart", f.sync(book, s5.token, 0), []string{"d.vcf"}, nil)
+
+	// With the ETags in the change log, a report of getetag reads no object.
+	f.st.mu.Lock()
+	gets := f.st.gets
+	f.st.mu.Unlock()
+	if logETags && gets != 0 {
+		t.Fatalf("the change log had the ETags, yet %d objects were read", gets)
+	}
+	if !logETags && gets == 0 {
+		t.Fatal("no object was read: the reports did not ask the store")
+	}
 }
 
 // TestSyncLimit: DAV:limit truncates with a 507 for the collection and a

@@ -109,7 +109,7 @@ func (a storeAdapter) Changes(ctx context.Context, user, slug string, since int6
 	}
 	out := make([]dav.Change, len(cs))
 	for i, c := range cs {
-		out[i] = dav.Change{Name: c.Href, Revision: c.Revision, Deleted: c.Deleted}
+		out[i] = dav.Change{Name: c.Href, Revision: c.Revision, Deleted: c.Deleted, ETag: c.ETag}
 	}
 	return out, rev, nil
 }

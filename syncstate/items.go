@@ -353,6 +353,8 @@ type Change struct {
 	Href     string
 	Revision int64
 	Deleted  bool
+	// ETag is the member's current ETag; "" when Deleted.
+	ETag string
 }
 
 // Changes returns what changed in a collection after revision since, each
@@ -381,9 +383,18 @@ func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([
 	defer rows.Close()
 	out := []Change{}
 	for rows.Next() {
-		var c Change
-		if err := rows.Scan(&c.Href, &c.Revision, &c.Deleted); err != nil {
+		var (
+			c    Change
+			etag sql.NullString
+		)
+		if err := rows.Scan(&c.Href, &c.Revision, &c.Deleted, &etag); err != nil {
 			return nil, 0, err
+		}
+		// A member that is gone is deleted, whatever its last change
+		// says (the statement reads one state of both tables).
+		c.ETag, c.Deleted = etag.String, c.Deleted || !etag.Valid
+		if c.Deleted {
+			c.ETag = ""
 		}
 		out = append(out, c)
 	}
@@ -397,12 +408,12 @@ func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([
 // item, with the revision at which it last changed.
 func (s *Store) currentMembers(db *gorm.DB, col collectionRow) ([]Change, int64, error) {
 	var rows []itemRow
-	if err := db.Select("href", "revision").Where("collection_id = ?", col.ID).Order("revision").Find(&rows).Error; err != nil {
+	if err := db.Select("href", "revision", "etag").Where("collection_id = ?", col.ID).Order("revision").Find(&rows).Error; err != nil {
 		return nil, 0, err
 	}
 	out := make([]Change, len(rows))
 	for i, r := range rows {
-		out[i] = Change{Href: r.Href, Revision: r.Revision}
+		out[i] = Change{Href: r.Href, Revision: r.Revision, ETag: r.ETag}
 	}
 	return out, col.Revision, nil
 }

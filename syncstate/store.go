@@ -114,9 +114,12 @@ func Open(dir string, o Options) (*Store, error) {
 		{&st.stmtCollectionFull, `SELECT id, owner, slug, kind, revision, display_name, color, "order" FROM collections WHERE owner = ? AND slug = ?`},
 		// The latest change of each href after a revision: one range scan
 		// of the primary key (collection_id, revision). SQLite takes the
-		// bare column deleted from the row of MAX(revision).
-		{&st.stmtChanges, `SELECT href, MAX(revision), deleted FROM changes WHERE collection_id = ? AND revision > ?
-			GROUP BY href ORDER BY 2`},
+		// bare column deleted from the row of MAX(revision). The ETag of
+		// each member comes from the covering idx_item_listing, so that a
+		// report asking for getetag alone reads no item's row.
+		{&st.stmtChanges, `SELECT c.href, MAX(c.revision), c.deleted, i.etag FROM changes c
+			LEFT JOIN items i INDEXED BY idx_item_listing ON i.collection_id = c.collection_id AND i.href = c.href
+			WHERE c.collection_id = ? AND c.revision > ? GROUP BY c.href ORDER BY 2`},
 		// Items by href, in the order of a JSON array of hrefs: one lookup
 		// of idx_item_href per href.
 		{&st.stmtGetMany, `SELECT i.href, i.uid, i.etag, i.body, i.revision FROM json_each(?) n
