@@ -110,6 +110,7 @@ func (y *Syncer) pushExceptions(ctx context.Context, db *gorm.DB, itemID int64, 
 		byStart[t.UTC()] = r
 	}
 	var master *crmclient.Record
+	var waiting error
 	names := make([]string, 0, len(excs))
 	for c := range excs {
 		names = append(names, c)
@@ -140,7 +141,9 @@ func (y *Syncer) pushExceptions(ctx context.Context, db *gorm.DB, itemID int64, 
 					}
 					continue
 				}
-				return y.retryLater(db, rows, fmt.Errorf("exception %s: %w", t.Format(time.RFC3339), errNotExpanded))
+				// The others go on; this one waits.
+				waiting = errors.Join(waiting, fmt.Errorf("exception %s: %w", t.Format(time.RFC3339), errNotExpanded))
+				continue
 			}
 			theirs, at = excDeleted, master.ModifiedOn
 		}
@@ -212,6 +215,9 @@ func (y *Syncer) pushExceptions(ctx context.Context, db *gorm.DB, itemID int64, 
 		if err := y.exceptionDone(db, itemID, rows, c, want, result); err != nil {
 			return err
 		}
+	}
+	if waiting != nil {
+		return y.retryLater(db, rows, waiting)
 	}
 	return nil
 }

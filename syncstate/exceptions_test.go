@@ -6,8 +6,26 @@ import (
 	"time"
 
 	"github.com/crmdav/crmdav/crmclient"
+	"github.com/crmdav/crmdav/crmclient/crmtest"
+	"github.com/crmdav/crmdav/crmclient/democrm"
 	"github.com/crmdav/crmdav/syncstate"
 )
+
+// setUpSeries is setUp with an embedded CRM whose expansion window covers
+// the series of these tests whatever the date they run on (max bounds the
+// instances of a series; 0 is the default).
+func setUpSeries(t *testing.T, max int) *fixture {
+	t.Helper()
+	const century = 100 * 365 * 24 * time.Hour
+	f := &fixture{env: crmtest.Start(t, crmtest.Options{CRM: democrm.Options{PastExpansion: century, FutureExpansion: century, ExpansionMax: max}}),
+		dir: t.TempDir()}
+	f.alice = f.env.Users[0]
+	f.open(t)
+	if _, err := f.st.AddUser(ctx(t), "alice", "correct horse battery", f.alice); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
 
 // instancesAt maps the original starts of a series' instances in the CRM
 // to the instances.
@@ -65,7 +83,7 @@ func idle(t *testing.T, f *fixture, href string) {
 // RECURRENCE-ID override; the CRM deletes an instance and the client sees
 // an EXDATE; an idle round writes nothing.
 func TestSeriesExceptionsBothWays(t *testing.T) {
-	f := setUp(t)
+	f := setUpSeries(t, 0)
 	body := ics("BEGIN:VEVENT", "UID:weekly-x", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe", "LOCATION:Room 1",
 		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6",
 		"EXDATE:20261221T090000Z",
@@ -135,7 +153,7 @@ func TestSeriesExceptionsBothWays(t *testing.T) {
 // back to the series' values), across a restart between the PUT and the
 // push and a CRM that fails once; nothing is written twice.
 func TestClientExceptionEdits(t *testing.T) {
-	f := setUp(t)
+	f := setUpSeries(t, 0)
 	body := ics("BEGIN:VEVENT", "UID:weekly-y", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe", "LOCATION:Room 1",
 		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6", "END:VEVENT",
 		"BEGIN:VEVENT", "UID:weekly-y", "DTSTAMP:20261125T100000Z", "RECURRENCE-ID:20261214T090000Z", "SUMMARY:Jour fixe",
@@ -216,7 +234,7 @@ func TestClientExceptionEdits(t *testing.T) {
 // the whole exception, and the client's change of another exception
 // still reaches the CRM.
 func TestExceptionConflictLaterWins(t *testing.T) {
-	f := setUp(t)
+	f := setUpSeries(t, 0)
 	body := ics("BEGIN:VEVENT", "UID:weekly-z", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
 		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6", "END:VEVENT",
 		"BEGIN:VEVENT", "UID:weekly-z", "DTSTAMP:20261125T100000Z", "RECURRENCE-ID:20261214T090000Z", "SUMMARY:Jour fixe",
@@ -262,7 +280,7 @@ func TestExceptionConflictLaterWins(t *testing.T) {
 // follows (it lists every instance; one known here and not listed is
 // gone), and the client gets its EXDATE.
 func TestInstanceDeletionFoundByFullRead(t *testing.T) {
-	f := setUp(t)
+	f := setUpSeries(t, 0)
 	body := ics("BEGIN:VEVENT", "UID:weekly-f", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
 		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4", "END:VEVENT")
 	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "weekly-f.ics", body, syncstate.Conditions{}); err != nil {
@@ -284,4 +302,38 @@ func TestInstanceDeletionFoundByFullRead(t *testing.T) {
 		t.Errorf("instance deleted while the feed was lost; the client has:\n%s", b)
 	}
 	idle(t, f, "weekly-f.ics")
+}
+
+// TestExceptionBeyondExpansionWaits: an exception of an occurrence the CRM
+// has not expanded (beyond its window; here the CRM expands two
+// instances) waits in the outbox and is retried, while the series' other
+// exceptions go through.
+func TestExceptionBeyondExpansionWaits(t *testing.T) {
+	f := setUpSeries(t, 2)
+	body := ics("BEGIN:VEVENT", "UID:weekly-w", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
+		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:weekly-w", "DTSTAMP:20261125T100000Z", "RECURRENCE-ID:20261207T090000Z", "SUMMARY:First",
+		"DTSTART:20261207T100000Z", "DTEND:20261207T103000Z", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:weekly-w", "DTSTAMP:20261125T100000Z", "RECURRENCE-ID:20261221T090000Z", "SUMMARY:Third",
+		"DTSTART:20261221T100000Z", "DTEND:20261221T103000Z", "END:VEVENT")
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "weekly-w.ics", body, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sync.Round(ctx(t)); err == nil || !strings.Contains(err.Error(), "not expanded") {
+		t.Errorf("round: %v, want the exception beyond the expansion said to wait", err)
+	}
+	master := onlyMaster(t, f)
+	if got := instancesAt(t, f, master.ID)["2026-12-07T09:00:00Z"].Columns["subject"]; got != "First" {
+		t.Errorf("the expanded instance's exception did not go through: subject %q", got)
+	}
+	st, err := f.st.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Rejected) != 0 {
+		t.Errorf("a waiting exception is not refused: %+v", st.Rejected)
+	}
+	if it, _ := f.st.Get(ctx(t), "alice", "appointments", "weekly-w.ics"); !strings.Contains(string(it.Body), "SUMMARY:Third") {
+		t.Errorf("the waiting exception left the client's object:\n%s", it.Body)
+	}
 }
