@@ -135,6 +135,20 @@ func (y *Syncer) pushExceptions(ctx context.Context, db *gorm.DB, itemID int64, 
 				master = &rec
 			}
 			if !inDeletedList(master.Columns["deletedexceptionslist"], t) {
+				if want != "" && !beyondExpansion(master.Columns, t) {
+					// The CRM has expanded this far and has no such
+					// occurrence: the client's override or EXDATE names a
+					// time the series does not have. It stays in the
+					// object, and is not sent again.
+					y.log.Error("an exception names no occurrence of the series; kept in the object, not in the CRM",
+						"crm_id", idm.CRMID, "instance", t.Format(time.RFC3339))
+					if err := db.Transaction(func(tx *gorm.DB) error {
+						return stripRows(tx, rows, func(k string) bool { return k != c })
+					}); err != nil {
+						return err
+					}
+					continue
+				}
 				if want == "" {
 					if err := y.exceptionDone(db, itemID, rows, c, want, ""); err != nil {
 						return err
@@ -220,6 +234,18 @@ func (y *Syncer) pushExceptions(ctx context.Context, db *gorm.DB, itemID int64, 
 		return y.retryLater(db, rows, waiting)
 	}
 	return nil
+}
+
+// beyondExpansion reports whether the occurrence at t may lie beyond what
+// the CRM has expanded of the series master so far (Dataverse:
+// expansionstatecode 2 is a full expansion; lastexpandedinstancedate is
+// how far a partial one went).
+func beyondExpansion(master crmclient.Columns, t time.Time) bool {
+	if master["expansionstatecode"] == "2" {
+		return false
+	}
+	last, err := time.Parse(time.RFC3339, master["lastexpandedinstancedate"])
+	return err != nil || t.After(last)
 }
 
 func latestAccepted(rows []outboxRow, c string) time.Time {

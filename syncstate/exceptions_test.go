@@ -337,3 +337,84 @@ func TestExceptionBeyondExpansionWaits(t *testing.T) {
 		t.Errorf("the waiting exception left the client's object:\n%s", it.Body)
 	}
 }
+
+// TestDemoDataSyncs: the demo CRM's data (series expanded into instances,
+// one moved, parties with users and contacts) reaches a gateway user's
+// collections without error; the series with the moved instance shows it
+// as an override; a second round writes nothing to the CRM and changes no
+// object.
+func TestDemoDataSyncs(t *testing.T) {
+	env := crmtest.Start(t, crmtest.Options{Users: []string{"admin"}})
+	users, err := env.CRM.Seed(democrm.Demo{Users: 2, Contacts: 8, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{env: env, dir: t.TempDir(), alice: users[0]}
+	f.open(t)
+	for i, name := range []string{"alice", "bob"} {
+		if _, err := f.st.AddUser(ctx(t), name, "correct horse battery", users[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.round(t)
+	f.round(t)
+	var series, moved int
+	bodies := map[string]string{}
+	f.st.Items(ctx(t), "alice", "appointments", true, func(it syncstate.Item) error {
+		b := string(it.Body)
+		bodies[it.Href] = it.ETag
+		if strings.Contains(b, "RRULE:") {
+			series++
+		}
+		if strings.Contains(b, "RECURRENCE-ID") && strings.Contains(b, "Team sync (moved)") {
+			moved++
+		}
+		if !strings.Contains(b, "ORGANIZER") {
+			t.Errorf("demo appointment without its organizer:\n%s", b)
+		}
+		return nil
+	})
+	if series != 2 || moved != 1 {
+		t.Errorf("alice's calendar: %d series, %d with the moved instance; want 2 and 1", series, moved)
+	}
+	f.env.CRM.RecordRequests(true)
+	f.round(t)
+	w := f.crmWrites()
+	f.env.CRM.RecordRequests(false)
+	if len(w) != 0 {
+		t.Errorf("an idle round wrote to the CRM: %q", w)
+	}
+	f.st.Items(ctx(t), "alice", "appointments", false, func(it syncstate.Item) error {
+		if bodies[it.Href] != it.ETag {
+			t.Errorf("an idle round changed %s", it.Href)
+		}
+		return nil
+	})
+}
+
+// TestOverrideOfNoOccurrence: an override whose RECURRENCE-ID names no
+// occurrence of the series (the CRM expanded it fully and has none there)
+// is kept in the client's object, not retried for ever, and the other
+// exceptions go through.
+func TestOverrideOfNoOccurrence(t *testing.T) {
+	f := setUpSeries(t, 0)
+	body := ics("BEGIN:VEVENT", "UID:weekly-n", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
+		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3", "EXDATE:20261214T090000Z", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:weekly-n", "DTSTAMP:20261125T100000Z", "RECURRENCE-ID:20261208T090000Z", "SUMMARY:Tuesday?",
+		"DTSTART:20261208T100000Z", "DTEND:20261208T103000Z", "END:VEVENT")
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "weekly-n.ics", body, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	master := onlyMaster(t, f)
+	if _, ok := instancesAt(t, f, master.ID)["2026-12-14T09:00:00Z"]; ok {
+		t.Error("the EXDATE did not reach the CRM")
+	}
+	if st, _ := f.st.Status(ctx(t)); st.Pending != 0 {
+		t.Errorf("still pending: %d", st.Pending)
+	}
+	if it, _ := f.st.Get(ctx(t), "alice", "appointments", "weekly-n.ics"); !strings.Contains(string(it.Body), "SUMMARY:Tuesday?") {
+		t.Errorf("the client's override was dropped:\n%s", it.Body)
+	}
+	idle(t, f, "weekly-n.ics")
+}
