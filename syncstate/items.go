@@ -334,18 +334,19 @@ func (s *Store) Query(ctx context.Context, owner, slug string, start, end time.T
 		return err
 	}
 	// Open bounds as far-off instants, so that one statement, which walks
-	// the span index (collection_id, start), serves every query.
+	// the span index (spanQuery), serves every query.
 	lo, hi := start.UTC(), end.UTC()
 	if start.IsZero() {
-		lo = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+		lo = time.Date(1, 1, 31, 0, 0, 0, 0, time.UTC)
 	}
 	if end.IsZero() {
 		hi = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 	}
+	args := []any{col.id, hi, lo, lo.Add(-shortSpan)}
 	if withBody {
-		return scanItems(ctx, s.stmtQueryBody, []any{col.id, hi, lo}, itemWithBody, fn)
+		return scanItems(ctx, s.stmtQueryBody, args, itemWithBody, fn)
 	}
-	return scanItems(ctx, s.stmtQuery, []any{col.id, hi, lo}, itemFields, fn)
+	return scanItems(ctx, s.stmtQuery, args, itemFields, fn)
 }
 
 // Change is one entry of a collection's change log.

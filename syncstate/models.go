@@ -42,15 +42,16 @@ func (collectionRow) TableName() string { return "collections" }
 // index alone, not the table's pages with their bodies.
 type itemRow struct {
 	ID           int64  `gorm:"primaryKey"`
-	CollectionID int64  `gorm:"not null;uniqueIndex:idx_item_href,priority:1;uniqueIndex:idx_item_uid,priority:1;index:idx_item_span,priority:1;index:idx_item_listing,priority:1"`
+	CollectionID int64  `gorm:"not null;uniqueIndex:idx_item_href,priority:1;uniqueIndex:idx_item_uid,priority:1;index:idx_item_listing,priority:1"`
 	Href         string `gorm:"size:255;not null;uniqueIndex:idx_item_href,priority:2;index:idx_item_listing,priority:2"` // resource name in the collection
 	UID          string `gorm:"size:255;not null;uniqueIndex:idx_item_uid,priority:2"`
 	ETag         string `gorm:"column:etag;size:80;not null;index:idx_item_listing,priority:3"` // quoted, strong
 	Body         []byte `gorm:"not null"`
 	Revision     int64  `gorm:"not null;index"`
 	// Start and End are the time span a calendar object covers (UTC), for
-	// calendar-query; NULL when unknown or unbounded.
-	Start *time.Time `gorm:"index:idx_item_span,priority:2"`
+	// calendar-query; NULL when unknown or unbounded. idx_item_when (see
+	// spanIndex) indexes them.
+	Start *time.Time
 	End   *time.Time
 }
 

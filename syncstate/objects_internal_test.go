@@ -3,8 +3,10 @@ package syncstate
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/crmdav/crmdav/crmclient"
 )
@@ -84,6 +86,91 @@ func TestSplitObjectNames(t *testing.T) {
 	for _, chunk := range []string{"x.vcf", "\"e\"", "\"e\"a/\"e", "\"e\"a//\"e\"b", "\"e\"a/"} {
 		if _, err := splitObjectNames(nil, chunk); err == nil {
 			t.Errorf("%q: no error", chunk)
+		}
+	}
+}
+
+// Query reads the span index in two parts (short spans by a bounded range
+// of starts, the rest whole). It must never miss an item whose span may
+// overlap the range: compared with the plain rule over every item, for
+// spans around the 7-day boundary, open ends, unknown starts, sub-second
+// times, and open ranges.
+func TestQueryNeverMisses(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
+		t.Fatal(err)
+	}
+	col, err := st.collection(st.db, "alice", "appointments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	durations := []time.Duration{0, time.Second, time.Hour, 24 * time.Hour, 7*24*time.Hour - time.Second, 7 * 24 * time.Hour,
+		7*24*time.Hour + time.Millisecond, 7*24*time.Hour + time.Second, 8 * 24 * time.Hour, 9 * 24 * time.Hour, 400 * 24 * time.Hour}
+	var rows []itemRow
+	for i := range 3000 {
+		s := base.Add(time.Duration(rnd.Int64N(int64(120*24*time.Hour))) - 60*24*time.Hour).Add(time.Duration(rnd.IntN(1000)) * time.Millisecond)
+		e := s.Add(durations[rnd.IntN(len(durations))])
+		r := itemRow{CollectionID: col.ID, Href: fmt.Sprintf("e%04d.ics", i), UID: fmt.Sprint("u", i), ETag: `"e"`, Body: []byte("x"), Revision: 1, Start: &s, End: &e}
+		switch rnd.IntN(20) {
+		case 0:
+			r.Start, r.End = nil, nil
+		case 1:
+			r.End = nil
+		}
+		rows = append(rows, r)
+	}
+	if err := st.db.CreateInBatches(rows, 500).Error; err != nil {
+		t.Fatal(err)
+	}
+	mayOverlap := func(r itemRow, lo, hi time.Time) bool {
+		if r.Start == nil {
+			return true
+		}
+		return (hi.IsZero() || r.Start.Before(hi)) && (lo.IsZero() || r.End == nil || r.End.After(lo))
+	}
+	for q := range 300 {
+		lo := base.Add(time.Duration(rnd.Int64N(int64(120*24*time.Hour))) - 60*24*time.Hour)
+		hi := lo.Add(time.Duration(rnd.Int64N(int64(40 * 24 * time.Hour))))
+		switch q % 10 {
+		case 0:
+			lo = time.Time{}
+		case 1:
+			hi = time.Time{}
+		}
+		want := map[string]bool{}
+		for _, r := range rows {
+			if mayOverlap(r, lo, hi) {
+				want[r.Href] = true
+			}
+		}
+		got := map[string]bool{}
+		if err := st.Query(ctx, "alice", "appointments", lo, hi, false, func(it Item) error {
+			if got[it.Href] {
+				t.Errorf("[%v, %v): %s twice", lo, hi, it.Href)
+			}
+			got[it.Href] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for h := range want {
+			if !got[h] {
+				t.Fatalf("[%v, %v): missed %s", lo, hi, h)
+			}
+		}
+		// Extra candidates are allowed by the contract, but the index must
+		// narrow: nothing that starts after hi.
+		for h := range got {
+			if !want[h] {
+				t.Fatalf("[%v, %v): %s does not overlap", lo, hi, h)
+			}
 		}
 	}
 }

@@ -79,6 +79,9 @@ func Open(dir string, o Options) (*Store, error) {
 		&outboxRow{}, &changeRow{}, &cursorRow{}); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
+	if err := migrateSpanIndex(db); err != nil {
+		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
+	}
 	if err := ensureCollections(db); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
@@ -96,12 +99,8 @@ func Open(dir string, o Options) (*Store, error) {
 		{&st.stmtList, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtListBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtCollection, `SELECT id, revision, pruned FROM collections WHERE owner = ? AND slug = ?`},
-		{&st.stmtQuery, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ?1 AND start IS NULL
-			UNION ALL SELECT href, uid, etag, revision FROM items INDEXED BY idx_item_span
-			WHERE collection_id = ?1 AND start < ?2 AND ("end" IS NULL OR "end" > ?3)`},
-		{&st.stmtQueryBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ?1 AND start IS NULL
-			UNION ALL SELECT href, uid, etag, revision, body FROM items INDEXED BY idx_item_span
-			WHERE collection_id = ?1 AND start < ?2 AND ("end" IS NULL OR "end" > ?3)`},
+		{&st.stmtQuery, spanQuery("href, uid, etag, revision")},
+		{&st.stmtQueryBody, spanQuery("href, uid, etag, revision, body")},
 		{&st.stmtStamp, `SELECT password_hash FROM users WHERE name = ?`},
 		// One chunk of a collection's (href, ETag) listing, read as one
 		// string that SQLite builds from the covering idx_item_listing: a
@@ -362,4 +361,36 @@ func (s *Store) UserAddress(ctx context.Context, name string) string {
 		return ""
 	}
 	return u.CRMUser
+}
+
+// longSpan is the expression of idx_item_when that sorts the items of a
+// calendar in two: short spans (a known start and end at most 7 days apart:
+// almost every event) and the others (recurrences, to-dos, unknown ends).
+// SQLite keeps it up to date; a query uses the index only when it repeats
+// the expression exactly. An end julianday cannot read is long: never
+// missed, only read more often.
+const longSpan = `coalesce(julianday("end") - julianday(start) > 7, 1)`
+
+// shortSpan is the longest span longSpan calls short, with a margin.
+const shortSpan = 8 * 24 * time.Hour
+
+// migrateSpanIndex creates idx_item_when (collection_id, longSpan, start,
+// end), which replaces idx_item_span (collection_id, start): a short item
+// that overlaps [lo, hi) starts in [lo − shortSpan, hi), so a query reads a
+// month's worth of the index and the few long items, not every item that
+// starts before hi.
+func migrateSpanIndex(db *gorm.DB) error {
+	if err := db.Exec(`CREATE INDEX IF NOT EXISTS idx_item_when ON items(collection_id, ` + longSpan + `, start, "end")`).Error; err != nil {
+		return err
+	}
+	return db.Exec(`DROP INDEX IF EXISTS idx_item_span`).Error
+}
+
+// spanQuery is the statement of Store.Query reading cols: ?1 collection,
+// ?2 hi, ?3 lo, ?4 lo − shortSpan.
+func spanQuery(cols string) string {
+	return `SELECT ` + cols + ` FROM items INDEXED BY idx_item_when
+			WHERE collection_id = ?1 AND ` + longSpan + ` = 0 AND start >= ?4 AND start < ?2 AND "end" > ?3
+		UNION ALL SELECT ` + cols + ` FROM items INDEXED BY idx_item_when
+			WHERE collection_id = ?1 AND ` + longSpan + ` = 1 AND (start IS NULL OR start < ?2) AND ("end" IS NULL OR "end" > ?3)`
 }
