@@ -50,9 +50,9 @@ func codecFor(k crmclient.Kind) (codec, error) {
 	switch k {
 	case crmclient.Contact:
 		return vcardCodec{}, nil
-	case crmclient.Appointment:
-		return eventCodec{icalCodec{family: k}}, nil
-	case crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax, crmclient.Email:
+	case crmclient.Appointment, crmclient.Email:
+		return activityCodec{icalCodec{family: k}}, nil
+	case crmclient.Task, crmclient.PhoneCall, crmclient.Letter, crmclient.Fax:
 		return icalCodec{family: k}, nil
 	}
 	return nil, fmt.Errorf("syncstate: no mapping for %s", k)

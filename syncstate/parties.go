@@ -14,7 +14,9 @@ import (
 
 // The organizer and attendees of an appointment (Dataverse activity
 // parties, "ActivityParty table": participationtypemask 7 organizer, 5
-// required and 6 optional attendee) are one pseudo-column of the item,
+// required and 6 optional attendee), and the sender and recipients of an
+// e-mail (1 sender, 2 to, 3 cc; the e-mail journal is read-only, so they
+// only go from the CRM to the client), are one pseudo-column of the item,
 // partiesColumn, so that the snapshot, diff, outbox and merge treat the
 // list as one unit: changed on both sides, the later writer's list wins
 // whole. Its value is the list as a calendar object can hold it, one line
@@ -37,7 +39,7 @@ const partiesColumn = "activity_parties"
 // hasParties reports whether the parties of records of kind k are
 // synchronized.
 func hasParties(k crmclient.Kind) bool {
-	return k == crmclient.Appointment || k == crmclient.RecurringAppointment
+	return k == crmclient.Appointment || k == crmclient.RecurringAppointment || k == crmclient.Email
 }
 
 func mappedRole(k crmclient.Kind, r crmclient.Role) bool {

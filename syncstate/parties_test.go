@@ -154,3 +154,42 @@ func TestPartiesBothWays(t *testing.T) {
 	}
 	idle(t, f, "meet-p.ics")
 }
+
+// TestEmailPartiesReachClient: the sender and recipients of a CRM e-mail
+// are the ORGANIZER and ATTENDEEs of its journal entry (a recipient known
+// by its record only shows that record's address).
+func TestEmailPartiesReachClient(t *testing.T) {
+	f := setUp(t)
+	anna, err := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Contact, ID: uuid.NewString(),
+		Columns: crmclient.Columns{"lastname": "Berg", "emailaddress1": "anna@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.env.Client.Create(ctx(t), f.alice, crmclient.Record{Kind: crmclient.Email, ID: uuid.NewString(),
+		Columns: crmclient.Columns{"subject": "Offer", "description": "<p>Hi</p>"},
+		Parties: []crmclient.Party{
+			{Role: crmclient.Sender, PartyKind: "systemuser", PartyID: f.alice.ID, Address: "alice@crmdav.demo"},
+			{Role: crmclient.ToRecipient, PartyKind: "contact", PartyID: anna.ID},
+			{Role: crmclient.CCRecipient, Address: "boss@example.org"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	it, err := f.st.Get(ctx(t), "alice", "emails", rec.ID+".ics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := string(it.Body)
+	if !strings.Contains(b, "ORGANIZER:mailto:alice@crmdav.demo") || !strings.Contains(b, "ATTENDEE;ROLE=REQ-PARTICIPANT:mailto:anna@example.com") ||
+		!strings.Contains(b, "OPT-PARTICIPANT:mailto:boss@example.org") {
+		t.Errorf("CRM e-mail's journal entry:\n%s", b)
+	}
+	f.env.CRM.RecordRequests(true)
+	f.round(t)
+	w := f.crmWrites()
+	f.env.CRM.RecordRequests(false)
+	if again, _ := f.st.Get(ctx(t), "alice", "emails", rec.ID+".ics"); again.ETag != it.ETag || len(w) != 0 {
+		t.Errorf("idle round: writes %q, object changed %v", w, again.ETag != it.ETag)
+	}
+}

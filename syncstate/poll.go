@@ -127,7 +127,7 @@ func (y *Syncer) pollKind(ctx context.Context, k crmclient.Kind) error {
 	const batch = 200
 	for start := 0; start < len(cs.Changed); start += batch {
 		part := cs.Changed[start:min(start+batch, len(cs.Changed))]
-		if k == crmclient.Appointment || k == crmclient.RecurringAppointment {
+		if hasParties(k) {
 			// A change feed cannot expand the parties: one request for
 			// the batch tells which users attend.
 			if err := y.addParties(ctx, k, part); err != nil {

@@ -11,13 +11,14 @@ import (
 	"github.com/crmdav/crmdav/mapping"
 )
 
-// eventCodec is the codec of appointment collections: icalCodec, plus the
-// organizer and attendees (parties.go) and the exceptions of a recurring
-// series (exceptions.go) as pseudo-columns, so that they are diffed,
-// queued, pushed and merged like the other columns.
-type eventCodec struct{ icalCodec }
+// activityCodec is the codec of appointment and e-mail collections:
+// icalCodec, plus the parties (organizer and attendees; sender and
+// recipients, parties.go) and the exceptions of a recurring series
+// (exceptions.go) as pseudo-columns, so that they are diffed, queued,
+// pushed and merged like the other columns.
+type activityCodec struct{ icalCodec }
 
-func (c eventCodec) parse(body []byte) (object, error) {
+func (c activityCodec) parse(body []byte) (object, error) {
 	o, err := c.icalCodec.parse(body)
 	if err != nil {
 		return o, err
@@ -42,7 +43,7 @@ func (c eventCodec) parse(body []byte) (object, error) {
 // cols, when it names one, and, for a series, the exceptions cols names: an
 // override per non-empty value, an EXDATE per "deleted"; occurrences cols
 // does not name as exceptions follow the series.
-func (c eventCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
+func (c activityCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
 	plain, exc := splitExc(cols)
 	parties, setParties := plain[partiesColumn]
 	delete(plain, partiesColumn)
