@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/crmdav/crmdav/crmclient"
 	"github.com/crmdav/crmdav/mapping"
 )
@@ -35,6 +37,44 @@ import (
 // parties the CRM has without any address, are not the client's to change
 // and are kept as they are.
 const partiesColumn = "activity_parties"
+
+// pseudoMark, in a snapshot, says that the item's pseudo-columns (its
+// parties and exceptions) are synchronized. An item last synchronized
+// before they were has client parties and exceptions in its object that
+// the CRM never got and its snapshot lacks; upgrade queues them once, as a
+// client change accepted long ago (so that any CRM change since wins), and
+// marks the snapshot. Without it, the merge would take the CRM's empty
+// list for the client's and drop the attendees from the object.
+const pseudoMark = "crmdav:pseudo-columns"
+
+// upgrade brings an item synchronized before pseudo-columns existed into
+// line (see pseudoMark); a create still pending is left alone (it carries
+// them).
+func (y *Syncer) upgrade(tx *gorm.DB, s *itemState) error {
+	if !hasParties(s.kind()) || s.idm.CRMETag == "" {
+		return nil
+	}
+	if _, ok := s.snapshot[pseudoMark]; ok {
+		return nil
+	}
+	queue := crmclient.Columns{}
+	for k, v := range s.mirror {
+		if (k == partiesColumn || isExcColumn(k)) && v != "" {
+			if _, synced := s.snapshot[k]; !synced {
+				queue[k] = v
+			}
+		}
+	}
+	s.snapshot[pseudoMark] = "1"
+	if err := saveSnapshot(tx, s.item.ID, s.snapshot); err != nil {
+		return err
+	}
+	if len(queue) == 0 || s.kind() == crmclient.Email {
+		return nil // e-mails are read-only for clients
+	}
+	y.log.Info("queued the parties and exceptions of an item synchronized before they were", "href", s.item.Href, "columns", len(queue))
+	return y.st.enqueue(tx, s.item.ID, s.col, s.kind(), opUpdate, s.idm.CRMID, queue, time.Unix(0, 0).UTC())
+}
 
 // hasParties reports whether the parties of records of kind k are
 // synchronized.

@@ -371,7 +371,12 @@ func (y *Syncer) addItem(tx *gorm.DB, cd codec, col collectionRow, rec crmclient
 	if err := tx.Create(&idmapRow{ItemID: item.ID, CRMKind: string(rec.Kind), CRMID: rec.ID, CRMETag: rec.ETag}).Error; err != nil {
 		return err
 	}
-	snap, err := EncodeSnapshot(rec.Kind, rec.ID, cols)
+	snapCols := cols
+	if hasParties(rec.Kind) {
+		snapCols = cols.Clone()
+		snapCols[pseudoMark] = "1"
+	}
+	snap, err := EncodeSnapshot(rec.Kind, rec.ID, snapCols)
 	if err != nil {
 		return err
 	}

@@ -252,6 +252,9 @@ func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 		return nil, fmt.Errorf("syncstate: stored body of %s/%s: %w", s.col.Slug, s.item.Href, err)
 	}
 	s.mirror = obj.cols
+	if err := y.upgrade(tx, &s); err != nil {
+		return nil, err
+	}
 	return &s, nil
 }
 
@@ -260,6 +263,9 @@ func (y *Syncer) loadItem(tx *gorm.DB, itemID int64) (*itemState, error) {
 // (re-rendered into the client's body, so that unmapped properties stay).
 func (y *Syncer) settle(tx *gorm.DB, s *itemState, rec crmclient.Record, toClient crmclient.Columns) error {
 	theirs := crmColumns(s.codec, rec)
+	if hasParties(rec.Kind) {
+		theirs[pseudoMark] = "1"
+	}
 	for k, v := range s.snapshot {
 		if isExcColumn(k) && rec.Kind == crmclient.RecurringAppointment {
 			theirs[k] = v // exceptions are settled one by one (exceptions.go)
