@@ -297,3 +297,51 @@ func (y *Syncer) exceptionDone(db *gorm.DB, itemID int64, sent []outboxRow, c, s
 		return y.rewrite(tx, s, crmclient.Columns{c: theirs}, "CRM exception of a series applied")
 	})
 }
+
+// touchesPattern reports whether cols change the recurrence of a series
+// (its times or its pattern: the groups of the master's columns).
+func touchesPattern(cols crmclient.Columns) bool {
+	for _, g := range (icalCodec{}).groups(crmclient.RecurringAppointment) {
+		for _, c := range g {
+			if _, ok := cols[c]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reapplyExceptions queues the exceptions of a series' object again after
+// a new recurrence reached the CRM: Dataverse then deletes the series'
+// instances and expands the new pattern ("Update a recurring appointment"),
+// so the exceptions the client keeps are written anew into the new
+// instances, and the snapshot says the CRM has none.
+func (y *Syncer) reapplyExceptions(db *gorm.DB, itemID int64) error {
+	return db.Transaction(func(tx *gorm.DB) error {
+		s, err := y.loadItem(tx, itemID)
+		if err != nil {
+			return err
+		}
+		queue := crmclient.Columns{}
+		for k, v := range s.mirror {
+			if isExcColumn(k) && v != "" {
+				queue[k] = v
+			}
+		}
+		changed := false
+		for k, v := range s.snapshot {
+			if isExcColumn(k) && v != "" {
+				s.snapshot[k], changed = "", true
+			}
+		}
+		if changed {
+			if err := saveSnapshot(tx, itemID, s.snapshot); err != nil {
+				return err
+			}
+		}
+		if len(queue) == 0 {
+			return nil
+		}
+		return y.st.enqueue(tx, itemID, s.col, s.kind(), opUpdate, s.idm.CRMID, queue, y.st.now().UTC())
+	})
+}

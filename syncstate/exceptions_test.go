@@ -418,3 +418,39 @@ func TestOverrideOfNoOccurrence(t *testing.T) {
 	}
 	idle(t, f, "weekly-n.ics")
 }
+
+// TestNewPatternKeepsExceptions: the client gives its series more
+// occurrences; Dataverse deletes the series' instances and expands the new
+// pattern, and the client's moved and deleted instances are written into
+// the new instances again, so both sides still have them.
+func TestNewPatternKeepsExceptions(t *testing.T) {
+	f := setUpSeries(t, 0)
+	body := ics("BEGIN:VEVENT", "UID:weekly-p", "DTSTAMP:20261125T100000Z", "SUMMARY:Jour fixe",
+		"DTSTART:20261207T090000Z", "DTEND:20261207T093000Z", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4", "EXDATE:20261221T090000Z", "END:VEVENT",
+		"BEGIN:VEVENT", "UID:weekly-p", "DTSTAMP:20261125T100000Z", "RECURRENCE-ID:20261214T090000Z", "SUMMARY:Moved",
+		"DTSTART:20261214T150000Z", "DTEND:20261214T153000Z", "END:VEVENT")
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "weekly-p.ics", body, syncstate.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	cur, _ := f.st.Get(ctx(t), "alice", "appointments", "weekly-p.ics")
+	longer := strings.Replace(string(cur.Body), "COUNT=4", "COUNT=6", 1)
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "weekly-p.ics", []byte(longer), syncstate.Conditions{IfMatch: cur.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	f.round(t)
+	master := onlyMaster(t, f)
+	insts := instancesAt(t, f, master.ID)
+	if len(insts) != 5 || insts["2026-12-14T09:00:00Z"].Columns["scheduledstart"] != "2026-12-14T15:00:00Z" {
+		t.Errorf("CRM after the new pattern: %d instances, the moved one %v; want 5, moved to 15:00", len(insts), insts["2026-12-14T09:00:00Z"].Columns)
+	}
+	if _, ok := insts["2026-12-21T09:00:00Z"]; ok {
+		t.Error("the deleted instance came back in the CRM")
+	}
+	it, _ := f.st.Get(ctx(t), "alice", "appointments", "weekly-p.ics")
+	if b := string(it.Body); !strings.Contains(b, "EXDATE:20261221T090000Z") || !strings.Contains(b, "RECURRENCE-ID:20261214T090000Z") || !strings.Contains(b, "COUNT=6") {
+		t.Errorf("client's series after its new pattern:\n%s", b)
+	}
+	idle(t, f, "weekly-p.ics")
+}

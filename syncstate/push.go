@@ -202,6 +202,11 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 			if err := y.pushed(db, itemID, rows, rec); err != nil {
 				return err
 			}
+			if !create && kind == crmclient.RecurringAppointment && touchesPattern(cols) {
+				if err := y.reapplyExceptions(db, itemID); err != nil {
+					return err
+				}
+			}
 			return y.pushExceptions(ctx, db, itemID, as)
 		case errors.Is(err, crmclient.ErrPrecondition) && attempt < 3:
 			// The CRM changed the record since our snapshot: merge, then
