@@ -116,6 +116,26 @@ func TestPartiesBothWays(t *testing.T) {
 	}
 	idle(t, f, "meet-p.ics")
 
+	// The client adds an attendee: carl, whom the CRM keeps by record
+	// only, is not written twice.
+	cur0, _ := f.st.Get(ctx(t), "alice", "appointments", "meet-p.ics")
+	added := strings.Replace(string(cur0.Body), "END:VEVENT", "ATTENDEE:mailto:gina@example.com\r\nEND:VEVENT", 1)
+	if _, _, err := f.st.Put(ctx(t), "alice", "appointments", "meet-p.ics", []byte(added), syncstate.Conditions{IfMatch: cur0.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	f.round(t)
+	rec, _ = f.env.Client.Get(ctx(t), f.alice, crmclient.Appointment, rec.ID)
+	n := 0
+	for _, p := range rec.Parties {
+		if p.PartyID == carl.ID {
+			n++
+		}
+	}
+	if n != 1 || len(rec.Parties) != 5 {
+		t.Errorf("CRM parties after the client added one: %+v", rec.Parties)
+	}
+	idle(t, f, "meet-p.ics")
+
 	// The client and, later, the CRM change the list: the later list wins
 	// whole.
 	cur, _ := f.st.Get(ctx(t), "alice", "appointments", "meet-p.ics")

@@ -167,7 +167,13 @@ func (y *Syncer) pushItem(ctx context.Context, itemID int64) error {
 				if err != nil {
 					return y.failed(db, rows, err)
 				}
-				current = cur.Parties
+				// The client sees a party without addressused by its
+				// record's e-mail: so does the comparison.
+				recs := []crmclient.Record{cur}
+				if err := y.fillAddresses(ctx, recs); err != nil {
+					return y.failed(db, rows, err)
+				}
+				current = recs[0].Parties
 			}
 			if parties, err = y.partiesToWrite(ctx, kind, partyList, current); err != nil {
 				return y.failed(db, rows, err)
