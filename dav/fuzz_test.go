@@ -1,13 +1,16 @@
 package dav
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/xml"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/emersion/go-ical"
 )
@@ -241,6 +244,42 @@ func FuzzCalendarPut(f *testing.F) {
 		}
 		for _, cf := range filters {
 			matchCalendar(cf, cal, utcZone{})
+		}
+	})
+}
+
+// FuzzWriteText: what writeText writes is element content that an XML
+// parser reads back as the value, CR and all, with only the characters XML
+// cannot hold replaced by U+FFFD (as xml.EscapeText replaces them); across
+// the writer's buffer boundaries too.
+func FuzzWriteText(f *testing.F) {
+	for _, s := range []string{"", "plain", "BEGIN:VCARD\r\nFN:A & B <c>\r\nEND:VCARD\r\n", `"etag"`, "\x00\x01\t\n\r\x7f", "é☕\xff\xfe", "]]>", strings.Repeat("a&\r\n", 3000), "\uFFFE\U0010FFFF\xed\xa0\x80"} {
+		f.Add(s, 16)
+	}
+	f.Fuzz(func(t *testing.T, s string, size int) {
+		var out bytes.Buffer
+		w := bufio.NewWriterSize(&out, 64+size%5000)
+		w.WriteString("<a>")
+		writeText(w, s)
+		w.WriteString("</a>")
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Text string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%q wrote %q: %v", s, out.Bytes(), err)
+		}
+		var want strings.Builder
+		for i, r := range s {
+			if (r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD")) || !inCharRange(r) {
+				r = '\uFFFD'
+			}
+			want.WriteRune(r)
+		}
+		if got.Text != want.String() {
+			t.Fatalf("%q read back as %q, want %q", s, got.Text, want.String())
 		}
 	})
 }

@@ -360,6 +360,76 @@ func writeEsc(w io.StringWriter, s string) {
 	w.WriteString(s[last:])
 }
 
+// textEsc holds, for each ASCII byte, what element content writes for it
+// when not the byte itself: the markup characters, CR (which a parser would
+// otherwise turn into LF, breaking iCalendar's and vCard's CRLF lines), and
+// the control characters XML cannot hold (as U+FFFD, like xml.EscapeText).
+// Quotes, tab and LF need no escaping in content.
+var textEsc = func() (t [utf8.RuneSelf]string) {
+	for c := range 0x20 {
+		t[c] = "\uFFFD"
+	}
+	t['\t'], t['\n'] = "", ""
+	t['\r'] = "&#13;"
+	t['&'], t['<'], t['>'] = "&amp;", "&lt;", "&gt;"
+	return t
+}()
+
+// appendText appends s to dst as XML element content.
+func appendText(dst []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if e := textEsc[c]; e != "" {
+				dst = append(dst, s[last:i]...)
+				dst = append(dst, e...)
+				last = i + 1
+			}
+			i++
+			continue
+		}
+		r, width := utf8.DecodeRuneInString(s[i:])
+		if !inCharRange(r) || r == utf8.RuneError && width == 1 {
+			dst = append(dst, s[last:i]...)
+			dst = append(dst, "\uFFFD"...)
+			last = i + width
+		}
+		i += width
+	}
+	return append(dst, s[last:]...)
+}
+
+// writeText writes s to w as XML element content: the escaping of large
+// values (calendar and address data) appends to w's own buffer
+// (bufio.Writer.AvailableBuffer) rather than writing every run between
+// two escapes separately.
+func writeText(w *bufio.Writer, s string) {
+	for len(s) > 0 {
+		buf := w.AvailableBuffer()
+		if cap(buf) < 64 {
+			if w.Flush() != nil {
+				return // the client is gone; the handler notices on Flush
+			}
+			if buf = w.AvailableBuffer(); cap(buf) < 64 {
+				w.Write(appendText(nil, s)) // a writer with a tiny buffer
+				return
+			}
+		}
+		// A byte becomes at most 5 ("&amp;"). A valid UTF-8 sequence is
+		// never split (it is at most 4 bytes long); invalid bytes may be.
+		n := min(len(s), cap(buf)/5)
+		for k := n; k < len(s) && k > n-utf8.UTFMax && k > 0; k-- {
+			if utf8.RuneStart(s[k]) {
+				n = k
+				break
+			}
+		}
+		w.Write(appendText(buf, s[:n]))
+		s = s[n:]
+	}
+}
+
 // inCharRange is XML's Char production (encoding/xml isInCharacterRange).
 func inCharRange(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D ||
@@ -671,7 +741,7 @@ func (ow *objWriter) write(o *Object) {
 			continue
 		}
 		w.WriteString(p.open)
-		writeEsc(w, v)
+		writeText(w, v)
 		w.WriteString(p.close)
 	}
 }
