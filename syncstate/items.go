@@ -292,8 +292,9 @@ func scanItems(ctx context.Context, stmt *sql.Stmt, args []any, fields func(*Ite
 
 // GetMany calls fn for the items of a collection named by hrefs that
 // exist, in the order of hrefs (an href named twice is answered twice),
-// streaming one query's rows: one statement however many hrefs. A
-// collection that does not exist is ErrNotFound.
+// streaming one query's rows: one statement however many hrefs. It is for
+// serving (multiget): only Href, ETag and Body are read. A collection that
+// does not exist is ErrNotFound.
 func (s *Store) GetMany(ctx context.Context, owner, slug string, hrefs []string, fn func(Item) error) error {
 	col, err := s.head(ctx, owner, slug)
 	if err != nil {
@@ -313,7 +314,7 @@ func (s *Store) GetMany(ctx context.Context, owner, slug string, hrefs []string,
 	defer rows.Close()
 	for rows.Next() {
 		var it Item
-		if err := rows.Scan(&it.Href, &it.UID, &it.ETag, &it.Body, &it.Revision); err != nil {
+		if err := rows.Scan(&it.Href, &it.ETag, &it.Body); err != nil {
 			return err
 		}
 		if err := fn(it); err != nil {

@@ -121,7 +121,7 @@ func Open(dir string, o Options) (*Store, error) {
 			WHERE c.collection_id = ? AND c.revision > ? GROUP BY c.href ORDER BY 2`},
 		// Items by href, in the order of a JSON array of hrefs: one lookup
 		// of idx_item_href per href.
-		{&st.stmtGetMany, `SELECT i.href, i.uid, i.etag, i.body, i.revision FROM json_each(?) n
+		{&st.stmtGetMany, `SELECT i.href, i.etag, i.body FROM json_each(?) n
 			JOIN items i ON i.collection_id = ? AND i.href = n.value ORDER BY n.key`},
 	} {
 		if *p.stmt, err = sqlDB.Prepare(p.sql); err != nil {
