@@ -200,6 +200,7 @@ func (y *Syncer) applyInstances(tx *gorm.DB, recs []crmclient.Record) error {
 		orig time.Time
 	}
 	bySeries := map[string]map[time.Time]inst{}
+	every := map[string][]inst{} // all of them, to remember
 	for _, rec := range recs {
 		orig, err := time.Parse(time.RFC3339, rec.Columns["originalstartdate"])
 		if err != nil {
@@ -208,9 +209,7 @@ func (y *Syncer) applyInstances(tx *gorm.DB, recs []crmclient.Record) error {
 		}
 		orig = orig.UTC()
 		series := strings.ToLower(rec.Columns["seriesid"])
-		if err := tx.Save(&instanceRow{CRMID: rec.ID, SeriesID: series, OriginalStart: orig}).Error; err != nil {
-			return err
-		}
+		every[series] = append(every[series], inst{rec, orig})
 		m := bySeries[series]
 		if m == nil {
 			m = map[time.Time]inst{}
@@ -227,6 +226,14 @@ func (y *Syncer) applyInstances(tx *gorm.DB, recs []crmclient.Record) error {
 		items, err := seriesItems(tx, series)
 		if err != nil {
 			return err
+		}
+		if len(items) == 0 {
+			continue // a series nobody here holds: nothing to route later
+		}
+		for _, in := range every[series] {
+			if err := tx.Save(&instanceRow{CRMID: in.rec.ID, SeriesID: series, OriginalStart: in.orig}).Error; err != nil {
+				return err
+			}
 		}
 		for _, itemID := range items {
 			snap, err := loadSnapshot(tx, itemID)
