@@ -17,9 +17,12 @@ import (
 // (VEVENT; single appointments and recurring masters), Task, PhoneCall,
 // Letter, Fax (VTODO), Email (VJOURNAL).
 //
-// Synchronized today: the columns of mapping.ActivityColumns. Activity
-// parties (organizer, attendees) and the exceptions of recurring series stay
-// in the body the client stored and are not written to the CRM yet.
+// icalCodec synchronizes the columns of mapping.ActivityColumns. For
+// appointments and e-mails, activityCodec (activitycodec.go) adds the
+// parties (organizer and attendees; sender and recipients) and the
+// exceptions of recurring series as pseudo-columns; the parties of to-dos
+// (phone calls, letters, faxes) stay in the body the client stored and are
+// not written to the CRM.
 type icalCodec struct{ family crmclient.Kind }
 
 func (icalCodec) ext() string { return ".ics" }
@@ -104,8 +107,8 @@ func (c icalCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte,
 	}
 	a := mapping.Activity{Kind: k, Columns: cols}
 	if baseCal != nil {
-		// Keep what the mapping does not synchronize yet (parties,
-		// exceptions) exactly as the client stored it.
+		// Keep parties and exceptions exactly as the client stored them:
+		// activityCodec writes those it synchronizes.
 		if prev, err := mapping.CalendarActivity(baseCal, c.family); err == nil {
 			a.Parties, a.Exceptions = prev.Parties, prev.Exceptions
 		}
