@@ -710,40 +710,49 @@ func (m *msWriter) objectWriter(user string, c Collection, withBody bool, pr *pr
 }
 
 // write writes the response of object o, at its name in the collection.
+// The response is appended to the multistatus buffer in one go
+// (bufio.Writer.AvailableBuffer); only calendar or address data, which may
+// be large, is escaped into it on its own.
 func (ow *objWriter) write(o *Object) {
 	w := ow.m.w
-	w.WriteString("<D:response><D:href>")
-	if plainName(o.Name) {
-		w.WriteString(ow.hrefPrefix)
-		w.WriteString(o.Name)
-	} else {
-		writeEsc(w, hrefPath(objectPath(ow.user, ow.c.Slug, o.Name)))
+	if w.Available() < 1024 && w.Flush() != nil {
+		return // the client is gone; finish reports it
 	}
-	w.WriteString("</D:href>")
+	b := append(w.AvailableBuffer(), "<D:response><D:href>"...)
+	if plainName(o.Name) {
+		b = append(append(b, ow.hrefPrefix...), o.Name...)
+	} else {
+		b = appendText(b, hrefPath(objectPath(ow.user, ow.c.Slug, o.Name)))
+	}
+	b = append(b, "</D:href>"...)
 	for i := range ow.parts {
 		p := &ow.parts[i]
-		w.WriteString(p.lit)
-		var v string
+		b = append(b, p.lit...)
 		switch p.dyn {
 		case dynNone:
-			continue
 		case dynETag:
-			v = o.ETag
+			if o.ETag == "" {
+				b = append(b, p.empty...)
+				break
+			}
+			b = append(appendText(append(b, p.open...), o.ETag), p.close...)
 		case dynLength:
-			v = strconv.Itoa(len(o.Body))
-		case dynAddressData:
-			v = string(addressData(o.Body, ow.data))
-		case dynCalendarData:
-			v = string(o.Body)
+			b = append(strconv.AppendInt(append(b, p.open...), int64(len(o.Body)), 10), p.close...)
+		case dynAddressData, dynCalendarData:
+			v := o.Body
+			if p.dyn == dynAddressData {
+				v = addressData(o.Body, ow.data)
+			}
+			if len(v) == 0 {
+				b = append(b, p.empty...)
+				break
+			}
+			w.Write(append(b, p.open...))
+			writeText(w, string(v))
+			b = append(w.AvailableBuffer(), p.close...)
 		}
-		if v == "" {
-			w.WriteString(p.empty)
-			continue
-		}
-		w.WriteString(p.open)
-		writeText(w, v)
-		w.WriteString(p.close)
 	}
+	w.Write(b)
 }
 
 // statusResponse writes a DAV:response with a status and no propstat
