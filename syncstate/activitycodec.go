@@ -19,17 +19,9 @@ import (
 type activityCodec struct{ icalCodec }
 
 func (c activityCodec) parse(body []byte) (object, error) {
-	o, err := c.icalCodec.parse(body)
+	o, a, err := c.icalCodec.parseActivity(body)
 	if err != nil {
 		return o, err
-	}
-	cal, err := decodeCalendar(body)
-	if err != nil {
-		return object{}, err
-	}
-	a, err := mapping.CalendarActivity(cal, c.family)
-	if err != nil {
-		return object{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	o.cols = o.cols.Clone()
 	o.cols[partiesColumn] = encodeParties(a.Kind, a.Parties)

@@ -56,13 +56,19 @@ func decodeCalendar(body []byte) (*ical.Calendar, error) {
 }
 
 func (c icalCodec) parse(body []byte) (object, error) {
+	o, _, err := c.parseActivity(body)
+	return o, err
+}
+
+// parseActivity is parse, and the activity the body maps to.
+func (c icalCodec) parseActivity(body []byte) (object, mapping.Activity, error) {
 	cal, err := decodeCalendar(body)
 	if err != nil {
-		return object{}, err
+		return object{}, mapping.Activity{}, err
 	}
 	a, err := mapping.CalendarActivity(cal, c.family)
 	if err != nil {
-		return object{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return object{}, mapping.Activity{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	uid := ""
 	for _, comp := range cal.Children {
@@ -72,7 +78,7 @@ func (c icalCodec) parse(body []byte) (object, error) {
 		}
 	}
 	if uid == "" {
-		return object{}, fmt.Errorf("%w: the calendar object has no UID (RFC 4791 §4.1)", ErrInvalid)
+		return object{}, mapping.Activity{}, fmt.Errorf("%w: the calendar object has no UID (RFC 4791 §4.1)", ErrInvalid)
 	}
 	o := object{uid: uid, kind: a.Kind, cols: a.Columns, approx: a.Approximated}
 	// The span index must never miss what dav's exact rules (RFC 4791
@@ -80,7 +86,7 @@ func (c icalCodec) parse(body []byte) (object, error) {
 	// objects with RDATE get no span: they are always candidates.
 	switch {
 	case c.family != crmclient.Appointment, bytes.Contains(body, []byte("RDATE")):
-		return o, nil
+		return o, a, nil
 	}
 	if !a.Start.IsZero() {
 		t := a.Start.UTC()
@@ -93,7 +99,7 @@ func (c icalCodec) parse(body []byte) (object, error) {
 		}
 		o.end = &t
 	}
-	return o, nil
+	return o, a, nil
 }
 
 func (c icalCodec) render(k crmclient.Kind, cols crmclient.Columns, base []byte, uid string) ([]byte, error) {
