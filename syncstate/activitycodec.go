@@ -56,7 +56,9 @@ func (c activityCodec) render(k crmclient.Kind, cols crmclient.Columns, base []b
 	if setParties && encodeParties(cur.Kind, cur.Parties) != parties {
 		a.Parties, same = decodeParties(parties), false
 	}
-	if k == crmclient.RecurringAppointment && !maps.Equal(exceptionColumns(cur.Exceptions), nonEmpty(exc)) {
+	// cols without any exception column says nothing of them (a removed
+	// exception is a column with an empty value): they stay.
+	if k == crmclient.RecurringAppointment && len(exc) > 0 && !maps.Equal(exceptionColumns(cur.Exceptions), nonEmpty(exc)) {
 		if a.Exceptions, err = exceptionsOf(exc, cur.Exceptions); err != nil {
 			return nil, err
 		}
