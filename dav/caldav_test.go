@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -558,5 +560,49 @@ func TestCalSyncProppatch(t *testing.T) {
 	// If-Match on a calendar object.
 	if a := f.putCal(coll+"b.ics", event("b", "DTSTART:20240112T100000Z"), "If-Match", `"stale"`); a.status != http.StatusPreconditionFailed {
 		t.Fatalf("stale If-Match: %d", a.status)
+	}
+}
+
+// TestCalQueryVTIMEZONEs: zones read from VTIMEZONEs are kept by their
+// rules, not by TZID: two objects naming the same TZID with different
+// rules are each read in their own; a kept zone is the one newVTZ reads.
+func TestCalQueryVTIMEZONEs(t *testing.T) {
+	fixed := func(uid, off string) string {
+		return vcal("BEGIN:VTIMEZONE", "TZID:Office", "BEGIN:STANDARD", "TZOFFSETFROM:"+off, "TZOFFSETTO:"+off, "DTSTART:19700101T000000", "END:STANDARD", "END:VTIMEZONE",
+			"BEGIN:VEVENT", "UID:"+uid, "DTSTAMP:20240101T000000Z", "DTSTART;TZID=Office:20240110T100000", "END:VEVENT")
+	}
+	f := newFixture(t, Options{})
+	f.mustPutCal("/dav/alice/all/one.ics", fixed("one", "+0100"))
+	f.mustPutCal("/dav/alice/all/five.ics", fixed("five", "+0500"))
+	for _, c := range []struct{ start, end, want string }{
+		{"20240110T090000Z", "20240110T090001Z", "one.ics"},
+		{"20240110T050000Z", "20240110T050001Z", "five.ics"},
+		{"20240110T090000Z", "20240110T090001Z", "one.ics"},
+	} {
+		got := f.names("all", calQuery("", rangeFilter("VEVENT", c.start, c.end)))
+		if strings.Join(got, ",") != c.want {
+			t.Fatalf("%s..%s: %v, want %s", c.start, c.end, got, c.want)
+		}
+	}
+
+	for _, file := range corpusFiles(t) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cal, err := decodeCalendar(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cal.Children {
+			if c.Name != "VTIMEZONE" {
+				continue
+			}
+			for range 2 {
+				if got, want := cachedVTZ(c), newVTZ(c); !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: kept zone differs from the VTIMEZONE's", file)
+				}
+			}
+		}
 	}
 }

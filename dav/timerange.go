@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -221,6 +222,72 @@ func newVTZ(c *ical.Component) *vtzZone {
 	return z
 }
 
+// vtzCache keeps the zones read from VTIMEZONEs, by a hash of what
+// newVTZ reads of them: clients repeat the same few VTIMEZONEs in every
+// object, and reading one computes its onsets up to maxOnsetYear. At most
+// maxVTZCache zones (about 15 kB each); a full cache starts over.
+var vtzCache struct {
+	sync.Mutex
+	m map[[sha256.Size]byte]*vtzZone
+}
+
+const maxVTZCache = 32
+
+// cachedVTZ is newVTZ(c), from vtzCache when it has it. A vtzZone is
+// never changed once made.
+func cachedVTZ(c *ical.Component) *vtzZone {
+	key := vtzKey(c)
+	vtzCache.Lock()
+	v, ok := vtzCache.m[key]
+	vtzCache.Unlock()
+	if ok {
+		return v
+	}
+	v = newVTZ(c)
+	vtzCache.Lock()
+	if vtzCache.m == nil || len(vtzCache.m) >= maxVTZCache {
+		vtzCache.m = map[[sha256.Size]byte]*vtzZone{}
+	}
+	vtzCache.m[key] = v
+	vtzCache.Unlock()
+	return v
+}
+
+// vtzKey hashes the values newVTZ reads of a VTIMEZONE, in its order.
+func vtzKey(c *ical.Component) [sha256.Size]byte {
+	h := sha256.New()
+	w := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(strconv.Itoa(len(p))))
+			h.Write([]byte{':'})
+			h.Write([]byte(p))
+		}
+	}
+	dt := func(p *ical.Prop) {
+		w(p.Value, p.Params.Get(ical.ParamValue), p.Params.Get(ical.PropTimezoneID))
+	}
+	for _, obs := range c.Children {
+		if obs.Name != "STANDARD" && obs.Name != "DAYLIGHT" {
+			continue
+		}
+		w("obs", propValue(obs, "TZOFFSETTO"), propValue(obs, "TZOFFSETFROM"))
+		if p := obs.Props.Get(ical.PropDateTimeStart); p != nil {
+			w("start")
+			dt(p)
+		}
+		for _, p := range obs.Props.Values(ical.PropRecurrenceDates) {
+			w("rdate")
+			dt(&p)
+		}
+		if p := obs.Props.Get(ical.PropRecurrenceRule); p != nil {
+			w("rrule", p.Value)
+		}
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
 // ianaZones caches the system's zones by TZID, misses included, up to
 // maxIANACache names: a TZID is client input.
 var ianaZones sync.Map
@@ -261,6 +328,9 @@ type zones struct {
 	float zone
 	vtz   map[string]*ical.Component
 	cache map[string]zone
+	// floatUsed records that a value was read in float: what was
+	// computed depends on the request's zone (calfacts.go).
+	floatUsed bool
 }
 
 func newZones(cal *ical.Calendar, float zone) *zones {
@@ -281,6 +351,7 @@ func (z *zones) of(d dtVal) zone {
 	case d.utc:
 		return utcZone{}
 	case d.date || d.tzid == "":
+		z.floatUsed = true
 		return z.float
 	}
 	if zz, ok := z.cache[d.tzid]; ok {
@@ -288,7 +359,7 @@ func (z *zones) of(d dtVal) zone {
 	}
 	var zz zone = utcZone{}
 	if c, ok := z.vtz[d.tzid]; ok {
-		if v := newVTZ(c); v != nil {
+		if v := cachedVTZ(c); v != nil {
 			zz = v
 		}
 	}
@@ -449,48 +520,137 @@ func untilIsUTC(rule string) bool {
 // overriding their own instance only, and an RDATE PERIOD as an instance
 // of the master's duration.
 func (z *zones) overlaps(c *ical.Component, r timeRange, overridden map[int64]bool) bool {
-	var start *dtVal
-	if p := c.Props.Get(ical.PropDateTimeStart); p != nil {
-		d, err := parseDT(p)
-		if err != nil {
-			return true
-		}
-		start = &d
-	}
-	test, ok := z.rule(c, start, r)
+	start, ok := compStart(c)
 	if !ok {
 		return true
 	}
-	if start == nil {
-		return test(time.Time{})
+	ir, ok := z.rule(c, start)
+	if !ok {
+		return true
 	}
-	recurs := c.Props.Get(ical.PropRecurrenceID) == nil &&
-		(c.Props.Get(ical.PropRecurrenceRule) != nil || c.Props.Get(ical.PropRecurrenceDates) != nil)
-	if !recurs {
-		return test(start.wall)
+	if start == nil || !recurs(c) {
+		s, e := ir.at(startWall(start))
+		return ir.kind.test(r, s, e)
 	}
-	zs := z.of(*start)
 	hit := false
 	err := z.expand(c, *start, r, func(w time.Time) bool {
-		if len(overridden) > 0 && overridden[zs.toUTC(w).Unix()] {
+		s, e := ir.at(w)
+		if len(overridden) > 0 && overridden[s.Unix()] {
 			return false
 		}
-		hit = test(w)
+		hit = ir.kind.test(r, s, e)
 		return hit
 	})
 	return hit || err != nil
 }
 
-// rule returns the §9.9 test of one instance of c starting at the wall
-// clock w (of DTSTART's zone; ignored when start is nil); ok is false
-// when a value needed does not parse.
-func (z *zones) rule(c *ical.Component, start *dtVal, r timeRange) (test func(w time.Time) bool, ok bool) {
-	// offset returns the wall-clock distance from DTSTART to another
-	// value of c, or its exact duration when their zones differ.
-	type delta struct {
-		d     time.Duration
-		exact bool
+// compStart reads c's DTSTART: nil without one; ok is false when it does
+// not parse.
+func compStart(c *ical.Component) (start *dtVal, ok bool) {
+	p := c.Props.Get(ical.PropDateTimeStart)
+	if p == nil {
+		return nil, true
 	}
+	d, err := parseDT(p)
+	if err != nil {
+		return nil, false
+	}
+	return &d, true
+}
+
+func startWall(start *dtVal) time.Time {
+	if start == nil {
+		return time.Time{}
+	}
+	return start.wall
+}
+
+// recurs reports whether c is a master with a recurrence set (RFC 5545
+// §3.8.5); an override (RECURRENCE-ID) is one instance.
+func recurs(c *ical.Component) bool {
+	return c.Props.Get(ical.PropRecurrenceID) == nil &&
+		(c.Props.Get(ical.PropRecurrenceRule) != nil || c.Props.Get(ical.PropRecurrenceDates) != nil)
+}
+
+// ruleKind is which RFC 4791 §9.9 test applies to the instances of a
+// component, given an instance's two instants s and e (instRule.at).
+type ruleKind uint8
+
+const (
+	kindNever        ruleKind = iota // VEVENT or VJOURNAL without DTSTART, another component
+	kindAlways                       // VTODO without DTSTART, DUE, COMPLETED or CREATED
+	kindInstant                      // a point in time s
+	kindSpan                         // [s, e); e <= s is the point s
+	kindTodoDuration                 // VTODO DTSTART s + DURATION, ending at e
+	kindTodoDue                      // VTODO DTSTART s and DUE e
+	kindDue                          // VTODO DUE s only
+	kindDoneCreated                  // VTODO CREATED s and COMPLETED e
+	kindDone                         // VTODO COMPLETED s
+	kindCreated                      // VTODO CREATED s
+)
+
+// test is the rule of kind k for an instance from s to e.
+func (k ruleKind) test(r timeRange, s, e time.Time) bool {
+	switch k {
+	case kindAlways:
+		return true
+	case kindInstant:
+		return r.instant(s)
+	case kindSpan:
+		return r.span(s, e)
+	case kindTodoDuration:
+		return r.startLE(e) && (r.endGT(s) || r.endGE(e))
+	case kindTodoDue:
+		return (r.startLT(e) || r.startLE(s)) && (r.endGT(s) || r.endGE(e))
+	case kindDue:
+		return r.startLT(s) && r.endGE(s)
+	case kindDoneCreated:
+		return (r.startLE(s) || r.startLE(e)) && (r.endGE(s) || r.endGE(e))
+	case kindDone:
+		return r.startLE(s) && r.endGE(s)
+	case kindCreated:
+		return r.endGT(s)
+	}
+	return false
+}
+
+// delta is the distance from DTSTART to another value of a component:
+// on the wall clock (nominal), or exact when their zones differ.
+type delta struct {
+	d     time.Duration
+	exact bool
+}
+
+// instRule gives the instants of one instance of a component that its
+// §9.9 rule (kind) compares with a range.
+type instRule struct {
+	kind ruleKind
+	zs   zone   // DTSTART's zone; nil without DTSTART
+	end  *delta // e from the instance's start, for kindSpan, kindTodoDuration, kindTodoDue
+	s, e time.Time
+}
+
+// at returns the instants of the instance starting at the wall clock w
+// (of DTSTART's zone); without DTSTART, the fixed values.
+func (ir *instRule) at(w time.Time) (s, e time.Time) {
+	if ir.zs == nil {
+		return ir.s, ir.e
+	}
+	s = ir.zs.toUTC(w)
+	switch {
+	case ir.end == nil:
+	case ir.end.exact:
+		e = s.Add(ir.end.d)
+	default:
+		e = ir.zs.toUTC(w.Add(ir.end.d))
+	}
+	return s, e
+}
+
+// rule returns the §9.9 rule of the instances of c (start is its
+// DTSTART, nil without one); ok is false when a value needed does not
+// parse.
+func (z *zones) rule(c *ical.Component, start *dtVal) (ir instRule, ok bool) {
 	offset := func(name string) (*delta, bool) {
 		p := c.Props.Get(name)
 		if p == nil || start == nil {
@@ -509,20 +669,12 @@ func (z *zones) rule(c *ical.Component, start *dtVal, r timeRange) (test func(w 
 	if p := c.Props.Get(ical.PropDuration); p != nil && start != nil {
 		d, err := p.Duration()
 		if err != nil {
-			return nil, false
+			return ir, false
 		}
 		dur = &delta{d: d}
 	}
-	var zs zone
 	if start != nil {
-		zs = z.of(*start)
-	}
-	// at is the instant of the instance at w moved by d.
-	at := func(w time.Time, d *delta) time.Time {
-		if d.exact {
-			return zs.toUTC(w).Add(d.d)
-		}
-		return zs.toUTC(w.Add(d.d))
+		ir.zs = z.of(*start)
 	}
 	abs := func(name string) (*time.Time, bool) {
 		p := c.Props.Get(name)
@@ -540,11 +692,11 @@ func (z *zones) rule(c *ical.Component, start *dtVal, r timeRange) (test func(w 
 	switch c.Name {
 	case ical.CompEvent:
 		if start == nil {
-			return func(time.Time) bool { return false }, true
+			return instRule{kind: kindNever}, true
 		}
 		end, ok := offset(ical.PropDateTimeEnd)
 		if !ok {
-			return nil, false
+			return ir, false
 		}
 		if end == nil {
 			end = dur
@@ -553,60 +705,60 @@ func (z *zones) rule(c *ical.Component, start *dtVal, r timeRange) (test func(w 
 			end = &delta{d: 24 * time.Hour} // one day, on the wall clock
 		}
 		if end == nil {
-			return func(w time.Time) bool { return r.instant(zs.toUTC(w)) }, true
+			ir.kind = kindInstant
+			return ir, true
 		}
-		return func(w time.Time) bool { return r.span(zs.toUTC(w), at(w, end)) }, true
+		ir.kind, ir.end = kindSpan, end
+		return ir, true
 
 	case ical.CompToDo:
 		due, ok := offset(ical.PropDue)
 		if !ok {
-			return nil, false
+			return ir, false
 		}
 		switch {
 		case start != nil && dur != nil:
-			return func(w time.Time) bool {
-				s, e := zs.toUTC(w), at(w, dur)
-				return r.startLE(e) && (r.endGT(s) || r.endGE(e))
-			}, true
+			ir.kind, ir.end = kindTodoDuration, dur
+			return ir, true
 		case start != nil && due != nil:
-			return func(w time.Time) bool {
-				s, d := zs.toUTC(w), at(w, due)
-				return (r.startLT(d) || r.startLE(s)) && (r.endGT(s) || r.endGE(d))
-			}, true
+			ir.kind, ir.end = kindTodoDue, due
+			return ir, true
 		case start != nil:
-			return func(w time.Time) bool { return r.instant(zs.toUTC(w)) }, true
+			ir.kind = kindInstant
+			return ir, true
 		}
 		d, ok1 := abs(ical.PropDue)
 		done, ok2 := abs(ical.PropCompleted)
 		created, ok3 := abs(ical.PropCreated)
 		if !ok1 || !ok2 || !ok3 {
-			return nil, false
+			return ir, false
 		}
-		var v bool
 		switch {
 		case d != nil:
-			v = r.startLT(*d) && r.endGE(*d)
+			ir.kind, ir.s = kindDue, *d
 		case done != nil && created != nil:
-			v = (r.startLE(*created) || r.startLE(*done)) && (r.endGE(*created) || r.endGE(*done))
+			ir.kind, ir.s, ir.e = kindDoneCreated, *created, *done
 		case done != nil:
-			v = r.startLE(*done) && r.endGE(*done)
+			ir.kind, ir.s = kindDone, *done
 		case created != nil:
-			v = r.endGT(*created)
+			ir.kind, ir.s = kindCreated, *created
 		default:
-			v = true
+			ir.kind = kindAlways
 		}
-		return func(time.Time) bool { return v }, true
+		return ir, true
 
 	case ical.CompJournal:
 		if start == nil {
-			return func(time.Time) bool { return false }, true
+			return instRule{kind: kindNever}, true
 		}
 		if start.date {
-			return func(w time.Time) bool { return r.span(zs.toUTC(w), zs.toUTC(w.AddDate(0, 0, 1))) }, true
+			ir.kind, ir.end = kindSpan, &delta{d: 24 * time.Hour} // the day, on the wall clock
+			return ir, true
 		}
-		return func(w time.Time) bool { return r.instant(zs.toUTC(w)) }, true
+		ir.kind = kindInstant
+		return ir, true
 	}
-	return func(time.Time) bool { return false }, true
+	return instRule{kind: kindNever}, true
 }
 
 // overriddenIDs returns the RECURRENCE-ID instants of the overrides
