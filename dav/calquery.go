@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -423,9 +424,10 @@ func parseQueryTimezone(n *node) (zone, error) {
 
 // serveCalQuery answers calendar-query (RFC 4791 §7.8). The store's index
 // of time spans gives the candidates (Store.Query, with the filter's time
-// range widened a little: see bounds), one at a time; each is read with
-// go-ical and matched exactly by matchCalendar, recurrences expanded
-// (timerange.go). The answer is streamed.
+// range widened a little: see bounds), one at a time; each is matched
+// exactly: from the facts kept of it when the filter has the common shape
+// (calfacts.go), else read with go-ical and matched by matchCalendar,
+// recurrences expanded (timerange.go). The answer is streamed.
 func (h *handler) serveCalQuery(w http.ResponseWriter, r *http.Request, t target, c Collection, root *node) error {
 	pr, err := parsePropReq(root)
 	if err != nil {
@@ -435,25 +437,27 @@ func (h *handler) serveCalQuery(w http.ResponseWriter, r *http.Request, t target
 	if err != nil {
 		return err
 	}
-	float, err := parseQueryTimezone(root.child(ln("timezone")))
+	tz := root.child(ln("timezone"))
+	float, err := parseQueryTimezone(tz)
 	if err != nil {
 		return err
 	}
+	cm := newCalMatcher(cf, float, floatKey(tz), calFactsCache)
 	start, end := cf.bounds()
 	var bad error // the first stored object we cannot read
 	m := startMultistatus(w)
+	ow := m.objectWriter(t.user, c, true, &pr, &pr.propfindReq)
 	err = h.st.Query(r.Context(), t.user, c.Slug, start, end, true, func(o Object) error {
-		cal, err := decodeCalendar(o.Body)
+		ok, err := cm.match(&o)
 		if err != nil {
 			if bad == nil {
 				bad = fmt.Errorf("stored iCalendar %s/%s: %w", c.Slug, o.Name, err)
 			}
 			return nil
 		}
-		if !matchCalendar(cf, cal, float) {
-			return nil
+		if ok {
+			ow.write(&o)
 		}
-		m.response(objectPath(t.user, c.Slug, o.Name), &pr.propfindReq, objectProps(t.user, c, o, true, &pr))
 		return nil
 	})
 	if err != nil {
@@ -465,4 +469,14 @@ func (h *handler) serveCalQuery(w http.ResponseWriter, r *http.Request, t target
 		h.logRefused(r, http.StatusInternalServerError, "in multistatus: "+bad.Error())
 	}
 	return m.finish()
+}
+
+// floatKey names the zone of floating values of a request for the facts
+// cache: "" for UTC (no C:timezone), else a hash of the C:timezone text.
+func floatKey(tz *node) string {
+	if tz == nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tz.text.String()))
+	return string(sum[:])
 }
