@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -88,7 +89,62 @@ func (y *Syncer) reconcile(ctx context.Context, col collectionRow) error {
 			return err
 		}
 	}
+	if crmclient.Kind(col.Kind) == crmclient.Appointment {
+		if err := y.reconcileInstances(ctx, db, col); err != nil {
+			return err
+		}
+	}
 	return db.Save(&cursorRow{Name: fmt.Sprintf("reconcile:%d", col.ID), Value: "done", UpdatedAt: y.st.now().UTC()}).Error
+}
+
+// reconcileInstances repairs what the appointments' feed missed of the
+// series in a calendar: List leaves the instances of a series out, so each
+// series' instances are read (one request per series) and applied as a
+// feed's would be; instances known here and no longer in the CRM are
+// deleted as a feed's deletions are.
+func (y *Syncer) reconcileInstances(ctx context.Context, db *gorm.DB, col collectionRow) error {
+	var series []string
+	if err := db.Table("idmap").Joins("JOIN items ON items.id = idmap.item_id").
+		Where("items.collection_id = ? AND idmap.crm_kind = ? AND idmap.crm_etag <> ''", col.ID, string(crmclient.RecurringAppointment)).
+		Pluck("idmap.crm_id", &series).Error; err != nil {
+		return err
+	}
+	for _, id := range series {
+		recs, err := y.crm.Instances(ctx, crmclient.User{}, id) // as the application, like the feeds
+		if errors.Is(err, crmclient.ErrNotFound) {
+			continue // the series is gone: the reconcile of the masters deletes it
+		}
+		if err != nil {
+			return err
+		}
+		have := make(map[string]bool, len(recs))
+		for _, r := range recs {
+			have[strings.ToLower(r.ID)] = true
+		}
+		var known []string
+		if err := db.Model(&instanceRow{}).Where("series_id = ?", strings.ToLower(id)).Pluck("crm_id", &known).Error; err != nil {
+			return err
+		}
+		var gone []string
+		for _, k := range known {
+			if !have[strings.ToLower(k)] {
+				gone = append(gone, k)
+			}
+		}
+		deletes, err := y.instanceDeletes(ctx, db, gone)
+		if err != nil {
+			return err
+		}
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			if err := y.applyInstances(tx, recs); err != nil {
+				return err
+			}
+			return y.applyInstanceDeletes(tx, deletes)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func cutKey(key string) (crmclient.Kind, string, bool) {
