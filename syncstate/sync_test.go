@@ -377,7 +377,9 @@ func TestClientLaterWins(t *testing.T) {
 // sent by the background loop.
 func TestBurstCoalesces(t *testing.T) {
 	f := setUp(t)
-	f.sync = syncstate.NewSyncer(f.st, f.env.Client, syncstate.SyncOptions{PushDelay: 300 * time.Millisecond, PollInterval: time.Hour})
+	// The push delay runs from an item's last change: a second leaves room
+	// for slow durable PUTs on a loaded machine.
+	f.sync = syncstate.NewSyncer(f.st, f.env.Client, syncstate.SyncOptions{PushDelay: time.Second, PollInterval: time.Hour})
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.sync.Run(runCtx) }()
@@ -402,7 +404,7 @@ func TestBurstCoalesces(t *testing.T) {
 	for len(f.crmWrites()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	w := f.crmWrites()
 	if len(w) != 1 || !strings.HasPrefix(w[0], "POST ") || !strings.Contains(w[0], `"jobtitle":"three"`) {
 		t.Errorf("CRM writes %q, want one create with the last title", w)
