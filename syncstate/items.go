@@ -170,7 +170,9 @@ func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn
 
 // Objects is Items for serving: only the href, ETag and (withBody) body
 // of each item are read, which is what a PROPFIND or an initial sync
-// writes; the other fields stay zero.
+// writes; the other fields stay zero. Without bodies it answers from the
+// collection's cached listing, brought up to date from the change log
+// (listing.go).
 func (s *Store) Objects(ctx context.Context, owner, slug string, withBody bool, fn func(Item) error) error {
 	col, err := s.head(ctx, owner, slug)
 	if err != nil {
@@ -179,7 +181,21 @@ func (s *Store) Objects(ctx context.Context, owner, slug string, withBody bool, 
 	if withBody {
 		return scanItems(ctx, s.stmtObjectsBody, []any{col.id}, func(it *Item) []any { return []any{&it.Href, &it.ETag, &it.Body} }, fn)
 	}
-	return s.objectNames(ctx, col.id, fn)
+	l, err := s.listingOf(ctx, col)
+	if err != nil {
+		return err
+	}
+	for i, e := range l.entries {
+		if i%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := fn(Item{Href: e.href, ETag: e.etag}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // objectsChunk is how many items one statement of objectNames lists.
@@ -378,32 +394,32 @@ func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([
 	if since < col.pruned {
 		return nil, 0, fmt.Errorf("%w: sync revision %d is older than the kept changes (%d)", ErrPrecondition, since, col.pruned)
 	}
-	rows, err := s.stmtChanges.QueryContext(noCancel(ctx), col.id, since)
+	out, err := s.changesAfter(ctx, col.id, since)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	out := []Change{}
-	for rows.Next() {
-		var (
-			c    Change
-			etag sql.NullString
-		)
-		if err := rows.Scan(&c.Href, &c.Revision, &c.Deleted, &etag); err != nil {
-			return nil, 0, err
-		}
-		// A member that is gone is deleted, whatever its last change
-		// says (the statement reads one state of both tables).
-		c.ETag, c.Deleted = etag.String, c.Deleted || !etag.Valid
-		if c.Deleted {
-			c.ETag = ""
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
+	if out == nil {
+		out = []Change{}
 	}
 	return out, col.revision, nil
+}
+
+// scanChange reads a row of stmtChanges.
+func scanChange(rows *sql.Rows) (Change, error) {
+	var (
+		c    Change
+		etag sql.NullString
+	)
+	if err := rows.Scan(&c.Href, &c.Revision, &c.Deleted, &etag); err != nil {
+		return c, err
+	}
+	// A member that is gone is deleted, whatever its last change says
+	// (the statement reads one state of both tables).
+	c.ETag, c.Deleted = etag.String, c.Deleted || !etag.Valid
+	if c.Deleted {
+		c.ETag = ""
+	}
+	return c, nil
 }
 
 // currentMembers answers Changes from 0 once the log has been pruned: every

@@ -174,3 +174,117 @@ func TestQueryNeverMisses(t *testing.T) {
 		}
 	}
 }
+
+// The cached listing of a collection (listing.go) must always equal a
+// listing read from the database: after creates, edits and deletes, across
+// revisions, after the change log was pruned, and when it holds more
+// changes than are worth applying.
+func TestListingFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
+		t.Fatal(err)
+	}
+	card := func(uid, title string) []byte {
+		return []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + uid + "\r\nN:" + uid + ";;;;\r\nTITLE:" + title + "\r\nEND:VCARD\r\n")
+	}
+	list := func(f func(context.Context, string, string, bool, func(Item) error) error) []string {
+		var out []string
+		if err := f(ctx, "alice", "contacts", false, func(it Item) error {
+			out = append(out, it.Href+" "+it.ETag)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	check := func(step string) {
+		t.Helper()
+		got, want := list(st.Objects), list(st.Items)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: cached listing %q, database %q", step, got, want)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	live := map[string]bool{}
+	for round := range 40 {
+		for range rnd.IntN(12) {
+			name := fmt.Sprintf("c%02d", rnd.IntN(30))
+			if live[name] && rnd.IntN(3) == 0 {
+				if err := st.Delete(ctx, "alice", "contacts", name+".vcf", Conditions{}); err != nil {
+					t.Fatal(err)
+				}
+				delete(live, name)
+				continue
+			}
+			if _, _, err := st.Put(ctx, "alice", "contacts", name+".vcf", card(name, fmt.Sprint(round, rnd.Int())), Conditions{}); err != nil {
+				t.Fatal(err)
+			}
+			live[name] = true
+		}
+		check(fmt.Sprintf("round %d", round))
+		if round == 20 {
+			// Tombstones pruned: the listing's revision is no longer
+			// covered by the log, and it is read again.
+			if err := st.PruneChanges(ctx, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	col, err := st.head(ctx, "alice", "contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := st.listings.get(col.id); l == nil || l.revision != col.revision {
+		t.Fatalf("no listing kept at revision %d: %+v", col.revision, l)
+	}
+}
+
+// The listings stay within their bound: the least recently used go first,
+// and a collection larger than the bound is never kept.
+func TestListingsBounded(t *testing.T) {
+	c := newListings(10)
+	entries := func(n int) []listEntry { return make([]listEntry, n) }
+	c.put(1, &listing{revision: 1, entries: entries(4)}, false)
+	c.put(2, &listing{revision: 1, entries: entries(4)}, false)
+	c.get(1)
+	c.put(3, &listing{revision: 1, entries: entries(4)}, false) // 12 > 10: 2 goes
+	if c.get(2) != nil || c.get(1) == nil || c.get(3) == nil || c.total != 8 {
+		t.Fatalf("after eviction: %v, total %d", c.m, c.total)
+	}
+	c.put(4, &listing{revision: 1, entries: entries(11)}, false)
+	if c.get(4) != nil || c.total != 8 {
+		t.Fatalf("a listing over the bound was kept (total %d)", c.total)
+	}
+	c.put(1, &listing{revision: 0, entries: entries(1)}, false)
+	if l := c.get(1); l.revision != 1 {
+		t.Fatal("an older listing replaced a newer one")
+	}
+	c.put(1, &listing{revision: 0, entries: entries(1)}, true)
+	if l := c.get(1); l.revision != 0 || c.total != 5 {
+		t.Fatalf("a listing read whole did not replace: %+v, total %d", l, c.total)
+	}
+	c.forget(1)
+	if c.get(1) != nil || c.total != 4 {
+		t.Fatalf("forget: total %d", c.total)
+	}
+}
+
+func TestApplyChanges(t *testing.T) {
+	entries := []listEntry{{"a", `"1"`}, {"c", `"2"`}, {"e", `"3"`}}
+	got := applyChanges(entries, []Change{{Href: "e", Deleted: true}, {Href: "b", ETag: `"4"`}, {Href: "c", ETag: `"5"`}, {Href: "f", ETag: `"6"`}, {Href: "z", Deleted: true}})
+	want := []listEntry{{"a", `"1"`}, {"b", `"4"`}, {"c", `"5"`}, {"f", `"6"`}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if again := applyChanges(got, []Change{{Href: "b", ETag: `"4"`}, {Href: "e", Deleted: true}}); !slices.Equal(again, want) {
+		t.Fatalf("applied twice: %v", again)
+	}
+	if entries[2].href != "e" {
+		t.Fatal("the old listing was changed")
+	}
+}

@@ -37,6 +37,7 @@ type Store struct {
 	stmtQuery, stmtQueryBody, stmtStamp      *sql.Stmt
 	stmtCollectionFull, stmtObjects          *sql.Stmt
 	stmtObjectsBody                          *sql.Stmt
+	listings                                 *listings // collections' (href, ETag) lists, see listing.go
 	log                                      *slog.Logger
 	now                                      func() time.Time
 	cost                                     int    // bcrypt cost of new password hashes
@@ -85,7 +86,7 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := ensureCollections(db); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
-	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy}
+	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy, listings: newListings(defaultListingEntries)}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -261,6 +262,9 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 			if err := tx.Where("collection_id IN ?", ids).Delete(m).Error; err != nil {
 				return err
 			}
+		}
+		for _, id := range ids {
+			s.listings.forget(id) // memory only: ids are never given again
 		}
 		return tx.Where("owner = ?", name).Delete(&collectionRow{}).Error
 	})
