@@ -73,9 +73,13 @@ type compFacts struct {
 	kind   ruleKind
 	state  uint8
 	recurs bool
+	// open: the facts of a recurrence compiled for a range without end
+	// answer only such ranges (inst is then the whole set), the others
+	// only ranges with an end.
+	open bool
 	// The window of a recurrence: its instances answer a range with an
-	// end at most to and, when hasFrom, a start at least from (instances
-	// wholly before from are left out). Unix seconds.
+	// end at most to (unless open) and, when hasFrom, a start at least
+	// from (instances wholly before from are left out). Unix seconds.
 	hasFrom  bool
 	from, to int64
 	one      instSpan   // the instance of a component that does not recur
@@ -148,19 +152,23 @@ func (z *zones) compileComp(c *ical.Component, r timeRange, overridden map[int64
 	}
 	cf.recurs = true
 	cf.state = factsUnknown
-	// RFC 4791 §9.9 with an open end: expand follows the whole set, and
-	// answers by its own rules at the horizon.
-	if r.end.IsZero() {
-		return cf
-	}
-	maxOff, ok := zoneMaxOffset(ir.zs)
-	if !ok || maxOff > maxZoneOffset {
-		return cf
-	}
-	end := r.end.Add(factsMargin)
-	limit := ir.zs.toWall(end).Add(48 * time.Hour) // expand's limit for end
-	if limit.After(start.wall.AddDate(maxRecurYears, 0, 0)) {
-		return cf
+	cf.open = r.end.IsZero()
+	var (
+		end, limit time.Time // expand's range end and limit; zero when open
+		maxOff     time.Duration
+	)
+	if !cf.open {
+		maxOff, ok = zoneMaxOffset(ir.zs)
+		if !ok || maxOff > maxZoneOffset {
+			return cf
+		}
+		end = r.end.Add(factsMargin)
+		limit = ir.zs.toWall(end).Add(48 * time.Hour)
+		if limit.After(start.wall.AddDate(maxRecurYears, 0, 0)) {
+			// expand would follow the rule to its horizon, and answer
+			// by its own rules there.
+			return cf
+		}
 	}
 	if !r.start.IsZero() {
 		cf.hasFrom, cf.from = true, r.start.Add(-factsMargin).Unix()
@@ -168,7 +176,7 @@ func (z *zones) compileComp(c *ical.Component, r timeRange, overridden map[int64
 	var (
 		n      int
 		last   time.Time // wall clock of the last instance followed
-		cut    bool      // stopped before limit
+		cut    bool      // stopped before expand's end
 		broken bool
 	)
 	err := z.expand(c, *start, timeRange{end: end}, func(w time.Time) bool {
@@ -187,8 +195,8 @@ func (z *zones) compileComp(c *ical.Component, r timeRange, overridden map[int64
 			broken = true
 			return true
 		}
-		if (ir.kind == kindTodoDuration || ir.kind == kindTodoDue) && sp.e < sp.s {
-			// An instance past the range could pass these rules.
+		if !cf.open && (ir.kind == kindTodoDuration || ir.kind == kindTodoDue) && sp.e < sp.s {
+			// An instance past expand's limit could pass these rules.
 			broken = true
 			return true
 		}
@@ -203,16 +211,25 @@ func (z *zones) compileComp(c *ical.Component, r timeRange, overridden map[int64
 		}
 		return false
 	})
-	if err != nil || broken {
-		// An error is an answer of expand's (a superset) that depends on
-		// the range: left to it.
+	switch {
+	case broken, cf.open && cut:
+		return compFacts{recurs: true, open: cf.open, state: factsUnknown}
+	case err != nil && cf.open:
+		// Without an end, every error of expand's (an unbounded rule,
+		// one too long to follow, a value that does not parse) makes
+		// overlaps answer true, whatever the instances.
+		return compFacts{recurs: true, open: true, state: factsAlways}
+	case err != nil:
+		// With an end, an error may depend on the range: left to expand.
 		return compFacts{recurs: true, state: factsUnknown}
 	}
-	covered := limit // every instance with a wall clock up to it is in inst
-	if cut {
-		covered = last.Add(-time.Second)
+	if !cf.open {
+		covered := limit // every instance with a wall clock up to it is in inst
+		if cut {
+			covered = last.Add(-time.Second)
+		}
+		cf.to = covered.Add(-48 * time.Hour).Add(-maxOff).Unix()
 	}
-	cf.to = covered.Add(-48 * time.Hour).Add(-maxOff).Unix()
 	cf.inst = cf.inst[:len(cf.inst):len(cf.inst)]
 	cf.state = factsList
 	return cf
@@ -270,6 +287,9 @@ func (f *calFacts) match(name string, r timeRange) (match, known bool) {
 }
 
 func (c *compFacts) match(r timeRange) (match, known bool) {
+	if c.recurs && c.open != r.end.IsZero() {
+		return false, false
+	}
 	switch c.state {
 	case factsAlways:
 		return true, true
@@ -279,7 +299,7 @@ func (c *compFacts) match(r timeRange) (match, known bool) {
 	if !c.recurs {
 		return c.kind.test(r, time.Unix(c.one.s, 0), time.Unix(c.one.e, 0)), true
 	}
-	if r.end.IsZero() || r.end.Unix() > c.to || c.hasFrom && (r.start.IsZero() || r.start.Unix() < c.from) {
+	if !c.open && r.end.Unix() > c.to || c.hasFrom && (r.start.IsZero() || r.start.Unix() < c.from) {
 		return false, false
 	}
 	for _, in := range c.inst {

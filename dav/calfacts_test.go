@@ -138,6 +138,10 @@ func probeRanges(rng *rand.Rand, body []byte, f *calFacts, r0 timeRange, n int) 
 		if r.start.Year() < 2 {
 			continue
 		}
+		if r0.end.IsZero() && rng.IntN(4) != 0 || rng.IntN(8) == 0 {
+			// Without end, as the range compiled for, or now and then.
+			r.end = time.Time{}
+		}
 		out = append(out, r)
 	}
 	return out
@@ -675,6 +679,48 @@ func TestCalFactsZoneEdges(t *testing.T) {
 						known++
 						if want := matchCalendar(trCalFilter(ical.CompEvent, r), cal, fz.z); got != want {
 							t.Fatalf("compiled for %v, float %s, range %v: facts %v, matchCalendar %v\n%s", r0, fz.name, r, got, want, body)
+						}
+					}
+				}
+			}
+		}
+	}
+	if known == 0 {
+		t.Fatal("the facts answered nothing")
+	}
+}
+
+// TestCalFactsLongRecurrences: recurrences of more instances than the
+// facts keep or follow, with ranges with and without end well past
+// those bounds.
+func TestCalFactsLongRecurrences(t *testing.T) {
+	objs := []string{
+		event("c", "DTSTART:20200101T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3000"),
+		event("u", "DTSTART:20200101T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;UNTIL=20291231T235959Z"),
+		event("x", "DTSTART:20200101T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3000", "EXDATE:20270601T100000Z"),
+		event("o", "DTSTART:19500101T100000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;UNTIL=20400101T000000Z"),
+		event("w", "DTSTART:19300101T100000Z", "DURATION:PT1H", "RRULE:FREQ=WEEKLY;COUNT=9000"),
+	}
+	zs := factsZones(t)
+	known := 0
+	for _, body := range objs {
+		cal, err := decodeCalendar([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for y := 2019; y <= 2031; y++ {
+			for _, m := range []time.Month{1, 6, 12} {
+				s := time.Date(y, m, 1, 9, 0, 0, 0, time.UTC)
+				for _, r0 := range []timeRange{{start: s}, {start: s, end: s.AddDate(0, 1, 0)}, {end: s}} {
+					f := compileFacts(cal, zs[0].z, zs[0].key, r0)
+					for _, r := range []timeRange{r0, {start: s.AddDate(0, 0, 3)}, {start: time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)}, {start: s.Add(90 * time.Minute)}, {start: time.Date(2027, 6, 1, 10, 30, 0, 0, time.UTC), end: time.Date(2027, 6, 1, 10, 40, 0, 0, time.UTC)}} {
+						got, ok := f.match(ical.CompEvent, r)
+						if !ok {
+							continue
+						}
+						known++
+						if want := matchCalendar(trCalFilter(ical.CompEvent, r), cal, zs[0].z); got != want {
+							t.Fatalf("compiled for %v, range %v: facts %v, matchCalendar %v\n%s", r0, r, got, want, body)
 						}
 					}
 				}
