@@ -731,3 +731,116 @@ func TestCalFactsLongRecurrences(t *testing.T) {
 		t.Fatal("the facts answered nothing")
 	}
 }
+
+// TestFactsCacheConcurrent: requests of several ranges and zones at once
+// share one cache small enough to evict all the time, and each answers as
+// matchCalendar does (run with -race).
+func TestFactsCacheConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	zs := factsZones(t)
+	type obj struct {
+		o   Object
+		cal *ical.Calendar
+	}
+	var objs []obj
+	for i := 0; len(objs) < 200; i++ {
+		b := []byte(genObject(rng))
+		cal, err := decodeCalendar(b)
+		if err != nil {
+			continue
+		}
+		// Every other object shares its ETag with the one before: the
+		// cache must tell them apart by body.
+		objs = append(objs, obj{Object{Name: fmt.Sprint(i), ETag: fmt.Sprintf(`"%d"`, i/2), Body: b}, cal})
+	}
+	cache := newFactsCache(50, 64<<10)
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			rng := rand.New(rand.NewPCG(uint64(g), 11))
+			for q := 0; q < 20; q++ {
+				s := time.Date(2025, time.Month(1+rng.IntN(3)), 1, 0, 0, 0, 0, time.UTC)
+				r := timeRange{start: s, end: s.AddDate(0, 1, 0)}
+				fz := zs[rng.IntN(len(zs))]
+				cf := trCalFilter(ical.CompEvent, r)
+				m := newCalMatcher(cf, fz.z, fz.key, cache)
+				for _, x := range objs {
+					got, err := m.match(&x.o)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if want := matchCalendar(cf, x.cal, fz.z); got != want {
+						errs <- fmt.Errorf("%v, float %s, object %s: %v, want %v", r, fz.name, x.o.Name, got, want)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, size := cache.len(); n > 50 || size > 64<<10 {
+		t.Fatalf("%d entries, %d bytes", n, size)
+	}
+}
+
+// BenchmarkCalMatcher: one month's calendar-query over objects shaped
+// like the CRM's (one in twenty a weekly series, one in 25 all-day),
+// per object: answered from facts in cache, the first time (read and
+// compiled), and by the exact matcher alone.
+func BenchmarkCalMatcher(b *testing.B) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	base := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	var objs []Object
+	for i := 0; i < 1000; i++ {
+		s := base.Add(time.Duration(rng.IntN(60*24)-30*24) * time.Hour)
+		lines := []string{"DTSTART:" + s.Format("20060102T150405Z"), "DTEND:" + s.Add(time.Hour).Format("20060102T150405Z"), "SUMMARY:Call"}
+		switch {
+		case i%20 == 0:
+			lines = append(lines, "RRULE:FREQ=WEEKLY;COUNT=60")
+			lines[0] = "DTSTART:" + s.AddDate(-1, 0, 0).Format("20060102T150405Z")
+			lines[1] = "DTEND:" + s.AddDate(-1, 0, 0).Add(time.Hour).Format("20060102T150405Z")
+		case i%25 == 0:
+			lines = []string{"DTSTART;VALUE=DATE:" + s.Format("20060102"), "DTEND;VALUE=DATE:" + s.AddDate(0, 0, 1).Format("20060102")}
+		}
+		body := []byte(event(fmt.Sprint(i), lines...))
+		objs = append(objs, Object{Name: fmt.Sprint(i), ETag: fmt.Sprintf(`"%d"`, i), Body: body})
+	}
+	r := timeRange{start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), end: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	cf := trCalFilter(ical.CompEvent, r)
+	run := func(b *testing.B, cache *factsCache) {
+		m := newCalMatcher(cf, utcZone{}, "", cache)
+		for i := range objs {
+			m.match(&objs[i])
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			if _, err := m.match(&objs[i%len(objs)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	warm := newFactsCache(16384, 2<<20)
+	b.Run("facts", func(b *testing.B) { run(b, warm) })
+	// A cache that keeps nothing: each object read and compiled.
+	b.Run("first", func(b *testing.B) { run(b, newFactsCache(0, 0)) })
+	b.Run("exact", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			cal, err := decodeCalendar(objs[i%len(objs)].Body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			matchCalendar(cf, cal, utcZone{})
+		}
+	})
+	if n, size := warm.len(); n != len(objs) {
+		b.Fatalf("%d entries (%d bytes) for %d objects", n, size, len(objs))
+	}
+}
