@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/emersion/go-ical"
 )
@@ -63,7 +64,7 @@ type instSpan struct{ s, e int64 }
 // Answers of one component's facts.
 const (
 	factsList    uint8 = iota // the instances in inst answer ranges within the window
-	factsAlways               // every range (a value that does not parse: superset)
+	factsAlways               // true (a value that does not parse, an open recurrence: a superset)
 	factsUnknown              // only the exact matcher answers
 )
 
@@ -131,7 +132,30 @@ func compileFacts(cal *ical.Calendar, float zone, floatKey string, r timeRange) 
 	return f
 }
 
-// compileComp compiles what zones.overlaps does for c.
+// compileComp compiles what zones.overlaps does for c (overridden: the
+// RECURRENCE-IDs of the object when c is a master).
+//
+// A component that does not recur is its one instance. A recurrence is the
+// instances expand gives for r widened by factsMargin: with an end E,
+// expand goes up to the wall clock L(E) = toWall(E) + 48h, and overlaps
+// answers a range r' from the instances up to L(r'). The facts answer r'
+// from all they keep, which is the same answer when
+//   - every instance up to L(r') is kept: L(r') <= r'.end + maxOff + 48h
+//     must not pass the last wall clock covered (hence to, the latest
+//     end answered, is that less maxOff + 48h);
+//   - the instances kept past L(r') pass no rule: such an instance starts
+//     at s > L(r') - maxOff >= r'.end + 48h - 2 maxOff >= r'.end, when
+//     the zone's offsets are within maxZoneOffset (24h); a VEVENT's,
+//     VJOURNAL's or DTSTART-only VTODO's rule then fails, and a VTODO's
+//     with DURATION or DUE too when its end is not before its start
+//     (checked; else left to the exact matcher);
+//   - no error of expand's depends on the range: the rule's horizon is
+//     beyond L, and maxFactsFollowed is far below maxInstances.
+//
+// Instances that end before r.start - factsMargin are left out; the facts
+// then answer only ranges starting at that instant or later, which no such
+// instance overlaps. Without an end, expand follows the whole set, and
+// answers true on any error, whatever the range's start.
 func (z *zones) compileComp(c *ical.Component, r timeRange, overridden map[int64]bool) compFacts {
 	start, ok := compStart(c)
 	if !ok {
@@ -230,7 +254,10 @@ func (z *zones) compileComp(c *ical.Component, r timeRange, overridden map[int64
 		}
 		cf.to = covered.Add(-48 * time.Hour).Add(-maxOff).Unix()
 	}
-	cf.inst = cf.inst[:len(cf.inst):len(cf.inst)]
+	if len(cf.inst) > 0 {
+		// Exactly sized: the cache counts what it keeps.
+		cf.inst = append(make([]instSpan, 0, len(cf.inst)), cf.inst...)
+	}
 	cf.state = factsList
 	return cf
 }
@@ -310,11 +337,11 @@ func (c *compFacts) match(r timeRange) (match, known bool) {
 	return false, true
 }
 
-// size estimates the memory the facts hold, for the cache's bound.
+// bytes estimates the memory the facts hold, for the cache's bound.
 func (f *calFacts) bytes() int {
-	n := 64 + len(f.comps)*80
+	n := int(unsafe.Sizeof(*f)) + cap(f.comps)*int(unsafe.Sizeof(compFacts{}))
 	for i := range f.comps {
-		n += cap(f.comps[i].inst) * 16
+		n += cap(f.comps[i].inst) * int(unsafe.Sizeof(instSpan{}))
 	}
 	return n
 }
@@ -347,7 +374,7 @@ func newFactsCache(maxEntries, maxBytes int) *factsCache {
 	return &factsCache{seed: maphash.MakeSeed(), maxEntries: maxEntries, maxSize: maxBytes, m: map[string]*factsEntry{}}
 }
 
-// calFacts is the process's cache: about 2 MiB holds the facts of the
+// calFactsCache is the process's cache: about 2 MiB holds the facts of the
 // few thousand objects of a month's view.
 var calFactsCache = newFactsCache(16384, 2<<20)
 
