@@ -156,3 +156,37 @@ func BenchmarkSyncAfter10(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 }
+
+// BenchmarkMultiget100 measures an addressbook-multiget REPORT of 100
+// random cards of a book of 10,000 over HTTP (davbench's "multiget of
+// 100").
+func BenchmarkMultiget100(b *testing.B) {
+	ts, names, _ := benchBook(b)
+	client := ts.Client()
+	var lat []time.Duration
+	for b.Loop() {
+		var q strings.Builder
+		q.WriteString(`<?xml version="1.0" encoding="utf-8"?><C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>`)
+		for range 100 {
+			q.WriteString("<D:href>/dav/alice/contacts/" + names[rand.IntN(len(names))] + "</D:href>")
+		}
+		q.WriteString("</C:addressbook-multiget>")
+		req, _ := http.NewRequest("REPORT", ts.URL+"/dav/alice/contacts/", strings.NewReader(q.String()))
+		req.SetBasicAuth("alice", password)
+		req.Header.Set("Depth", "1")
+		req.Header.Set("Content-Type", "application/xml")
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+		if resp.StatusCode != http.StatusMultiStatus || strings.Count(string(out), "<D:response>") != 100 {
+			b.Fatalf("REPORT: %s %.300s", resp.Status, out)
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+}
