@@ -318,9 +318,9 @@ func genObject(rng *rand.Rand) string {
 func TestCalFactsGenerated(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	zs := factsZones(t)
-	n := 4000
+	n := 1500
 	if testing.Short() {
-		n = 400
+		n = 300
 	}
 	known, asked, decoded := 0, 0, 0
 	for i := 0; i < n; i++ {
@@ -365,7 +365,7 @@ func TestCalFactsCorpus(t *testing.T) {
 			lo = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 		}
 		for _, fz := range zs {
-			for k := 0; k < 30; k++ {
+			for k := 0; k < 12; k++ {
 				base := lo.Add(time.Duration(rng.IntN(3*365)) * 24 * time.Hour)
 				r0 := randRange(rng, base, 60*24*time.Hour)
 				rs := []timeRange{r0}
@@ -668,7 +668,7 @@ func TestCalFactsZoneEdges(t *testing.T) {
 			} {
 				fz := zs[i%len(zs)]
 				f := compileFacts(cal, fz.z, fz.key, r0)
-				for h := -80; h <= 80; h++ {
+				for h := -60; h <= 60; h++ {
 					end := edge.Add(time.Duration(h) * time.Hour)
 					for _, l := range []time.Duration{time.Second, time.Hour, 25 * time.Hour} {
 						r := timeRange{start: end.Add(-l), end: end}
@@ -708,7 +708,7 @@ func TestCalFactsLongRecurrences(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for y := 2019; y <= 2031; y++ {
+		for y := 2019; y <= 2031; y += 2 {
 			for _, m := range []time.Month{1, 6, 12} {
 				s := time.Date(y, m, 1, 9, 0, 0, 0, time.UTC)
 				for _, r0 := range []timeRange{{start: s}, {start: s, end: s.AddDate(0, 1, 0)}, {end: s}} {
@@ -846,5 +846,38 @@ func BenchmarkCalMatcher(b *testing.B) {
 	})
 	if n, size := warm.len(); n != len(objs) {
 		b.Fatalf("%d entries (%d bytes) for %d objects", n, size, len(objs))
+	}
+}
+
+// TestCalFactsTodoEndBeforeStart: a recurring VTODO whose DUE (or
+// negative DURATION) comes before its DTSTART, with short ranges at every
+// hour of a week: an instance that expand does not reach for a range can
+// pass the VTODO rules, so the facts must not answer from it.
+func TestCalFactsTodoEndBeforeStart(t *testing.T) {
+	objs := []string{
+		vcal(comp("VTODO", "t", "DTSTART:20240103T100000Z", "DUE:20231229T060000Z", "RRULE:FREQ=WEEKLY")...),
+		vcal(comp("VTODO", "t", "DTSTART:20240103T100000Z", "DUE:20231230T060000Z", "RRULE:FREQ=WEEKLY")...),
+		vcal(comp("VTODO", "t", "DTSTART:20240103T100000Z", "DURATION:-P4DT4H", "RRULE:FREQ=WEEKLY")...),
+	}
+	r0 := timeRange{start: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), end: time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC)}
+	checked := 0
+	for _, body := range objs {
+		cal, err := decodeCalendar([]byte(body))
+		if err != nil {
+			continue
+		}
+		f := compileFacts(cal, utcZone{}, "", r0)
+		for h := 0; h < 7*24; h++ {
+			end := r0.start.Add(time.Duration(h) * time.Hour)
+			r := timeRange{start: end.Add(-time.Hour), end: end}
+			want := matchCalendar(trCalFilter(ical.CompToDo, r), cal, utcZone{})
+			checked++
+			if got, ok := f.match(ical.CompToDo, r); ok && got != want {
+				t.Fatalf("range %v: facts %v, matchCalendar %v\n%s", r, got, want, body)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no object read")
 	}
 }
