@@ -1,9 +1,11 @@
 package dav
 
 import (
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"slices"
@@ -602,6 +604,72 @@ func TestCalQueryVTIMEZONEs(t *testing.T) {
 				if got, want := cachedVTZ(c), newVTZ(c); !reflect.DeepEqual(got, want) {
 					t.Fatalf("%s: kept zone differs from the VTIMEZONE's", file)
 				}
+			}
+		}
+	}
+}
+
+// TestCalQueryWritesAsResponse: the members of a calendar-query, written
+// with an objectWriter, say what objectProps and msWriter.response write
+// (the same properties, statuses and text), for every kind of property
+// request.
+func TestCalQueryWritesAsResponse(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.mustPutCal("/dav/alice/all/a.ics", event("a", "DTSTART:20240110T100000Z", "DTEND:20240110T110000Z", "SUMMARY:A & B <c> \"q\""))
+	f.mustPutCal("/dav/alice/all/b%20c.ics", event("b", "DTSTART:20240110T120000Z", "SUMMARY:é\r\n"))
+	f.mustPutCal("/dav/alice/all/z.ics", event("z", "DTSTART:20250110T120000Z"))
+	filter := rangeFilter("VEVENT", "20240110T000000Z", "20240111T000000Z")
+	coll, err := f.st.Collection(context.Background(), "alice", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, props := range []string{
+		"<D:getetag/><L:calendar-data/>",
+		"<D:getetag/>",
+		"<D:getcontentlength/><D:getcontenttype/><D:resourcetype/><X:unknown xmlns:X=\"urn:x\"/><L:calendar-data/>",
+	} {
+		for _, req := range []string{
+			calQuery(props, filter),
+			`<?xml version="1.0" encoding="utf-8"?><L:calendar-query ` + calNS + `><D:allprop/>` + filter + `</L:calendar-query>`,
+			`<?xml version="1.0" encoding="utf-8"?><L:calendar-query ` + calNS + `><D:propname/>` + filter + `</L:calendar-query>`,
+		} {
+			a := f.do("alice", "REPORT", "/dav/alice/all/", req, "Depth", "1")
+			root, err := parseTree([]byte(req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := parsePropReq(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			m := startMultistatus(rec)
+			for _, name := range []string{"a.ics", "b c.ics"} {
+				o, err := f.st.Get(context.Background(), "alice", "all", name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.response(objectPath("alice", "all", name), &pr.propfindReq, objectProps("alice", coll, o, true, &pr))
+			}
+			if err := m.finish(); err != nil {
+				t.Fatal(err)
+			}
+			got, want := parseMS(t, a), parseMS(t, answer{status: rec.Code, body: rec.Body.String()})
+			// The same text, escaped as the writer chooses.
+			for _, ms := range []*multistatus{&got, &want} {
+				for i := range ms.Responses {
+					for j := range ms.Responses[i].PropStats {
+						props := ms.Responses[i].PropStats[j].Prop.Props
+						for k := range props {
+							if props[k].Text != "" {
+								props[k].Inner = ""
+							}
+						}
+					}
+				}
+			}
+			if len(got.Responses) != 2 || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s:\n%s\nwant\n%s", req, a.body, rec.Body.String())
 			}
 		}
 	}
