@@ -2,6 +2,7 @@ package syncstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -286,5 +287,53 @@ func TestApplyChanges(t *testing.T) {
 	}
 	if entries[2].href != "e" {
 		t.Fatal("the old listing was changed")
+	}
+}
+
+// Client writes wait in line (clientWrite): many at once all succeed, and
+// one whose request goes away while it waits stops waiting and stores
+// nothing.
+func TestClientWritesQueue(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
+		t.Fatal(err)
+	}
+	card := func(uid string) []byte {
+		return []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + uid + "\r\nN:" + uid + ";;;;\r\nEND:VCARD\r\n")
+	}
+	errs := make(chan error, 32)
+	for i := range 32 {
+		go func() {
+			name := fmt.Sprintf("q%02d", i)
+			_, _, err := st.Put(ctx, "alice", "contacts", name+".vcf", card(name), Conditions{IfNoneMatch: "*"})
+			errs <- err
+		}()
+	}
+	for range 32 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.writer <- struct{}{} // another write holds the line
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err = st.Put(short, "alice", "contacts", "late.vcf", card("late"), Conditions{})
+	<-st.writer
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("a write whose request went away: %v after %v", err, time.Since(start))
+	}
+	if _, err := st.Get(ctx, "alice", "contacts", "late.vcf"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the abandoned write stored something: %v", err)
+	}
+	n := 0
+	st.Items(ctx, "alice", "contacts", false, func(Item) error { n++; return nil })
+	if n != 32 {
+		t.Fatalf("%d items, want 32", n)
 	}
 }

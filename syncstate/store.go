@@ -37,7 +37,8 @@ type Store struct {
 	stmtQuery, stmtQueryBody, stmtStamp      *sql.Stmt
 	stmtCollectionFull, stmtObjects          *sql.Stmt
 	stmtObjectsBody                          *sql.Stmt
-	listings                                 *listings // collections' (href, ETag) lists, see listing.go
+	listings                                 *listings     // collections' (href, ETag) lists, see listing.go
+	writer                                   chan struct{} // one client write at a time (clientWrite)
 	log                                      *slog.Logger
 	now                                      func() time.Time
 	cost                                     int    // bcrypt cost of new password hashes
@@ -86,7 +87,8 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := ensureCollections(db); err != nil {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
-	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy, listings: newListings(defaultListingEntries)}
+	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy, listings: newListings(defaultListingEntries),
+		writer: make(chan struct{}, 1)}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
