@@ -2,6 +2,7 @@ package syncstate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -335,5 +336,32 @@ func TestClientWritesQueue(t *testing.T) {
 	st.Items(ctx, "alice", "contacts", false, func(Item) error { n++; return nil })
 	if n != 32 {
 		t.Fatalf("%d items, want 32", n)
+	}
+}
+
+// Every connection of the store has the page cache Open sets.
+func TestPageCacheSize(t *testing.T) {
+	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sqlDB, err := st.db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]*sql.Conn, 3)
+	for i := range conns {
+		if conns[i], err = sqlDB.Conn(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].Close()
+		var n int
+		if err := conns[i].QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != -pageCacheKiB {
+			t.Fatalf("connection %d: cache_size %d, want %d", i, n, -pageCacheKiB)
+		}
 	}
 }

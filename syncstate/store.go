@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type Store struct {
 	dummy                                    []byte // a hash to compare against for unknown users
 }
 
+// pageCacheKiB is the page cache of each database connection.
+const pageCacheKiB = 512
+
 // Options tune Open.
 type Options struct {
 	Logger *slog.Logger
@@ -71,8 +75,13 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, "crmdav.db")
 	// WAL lets readers run beside the one writer; synchronous=FULL makes a
-	// commit durable before a client gets its answer (invariant 3).
-	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+	// commit durable before a client gets its answer (invariant 3). Each
+	// connection gets a page cache of 512 KiB instead of SQLite's 2 MiB:
+	// the kernel's page cache already holds the file once for all of them,
+	// and a burst of concurrent requests opens a connection each, whose
+	// caches add up in the server's memory (davbench: peak RSS 1.7x the
+	// floor's with 2 MiB, 1.2x with 512 KiB, the same latencies).
+	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_cache_size=" + strconv.Itoa(-pageCacheKiB)
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
 	if err != nil {
 		return nil, fmt.Errorf("syncstate: open %s: %w", path, err)
