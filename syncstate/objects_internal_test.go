@@ -18,14 +18,7 @@ import (
 // once, in href order, across chunk boundaries, whatever the href holds.
 func TestObjectsChunked(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
-		t.Fatal(err)
-	}
+	st := openWithAlice(t)
 	col, err := st.collection(st.db, "alice", "contacts")
 	if err != nil {
 		t.Fatal(err)
@@ -99,14 +92,7 @@ func TestSplitObjectNames(t *testing.T) {
 // times, and open ranges.
 func TestQueryNeverMisses(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
-		t.Fatal(err)
-	}
+	st := openWithAlice(t)
 	col, err := st.collection(st.db, "alice", "appointments")
 	if err != nil {
 		t.Fatal(err)
@@ -183,14 +169,7 @@ func TestQueryNeverMisses(t *testing.T) {
 // changes than are worth applying.
 func TestListingFollowsChanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
-		t.Fatal(err)
-	}
+	st := openWithAlice(t)
 	card := func(uid, title string) []byte {
 		return []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + uid + "\r\nN:" + uid + ";;;;\r\nTITLE:" + title + "\r\nEND:VCARD\r\n")
 	}
@@ -296,14 +275,7 @@ func TestApplyChanges(t *testing.T) {
 // nothing.
 func TestClientWritesQueue(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.AddUser(ctx, "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
-		t.Fatal(err)
-	}
+	st := openWithAlice(t)
 	card := func(uid string) []byte {
 		return []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + uid + "\r\nN:" + uid + ";;;;\r\nEND:VCARD\r\n")
 	}
@@ -324,7 +296,7 @@ func TestClientWritesQueue(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err = st.Put(short, "alice", "contacts", "late.vcf", card("late"), Conditions{})
+	_, _, err := st.Put(short, "alice", "contacts", "late.vcf", card("late"), Conditions{})
 	<-st.writer
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("a write whose request went away: %v after %v", err, time.Since(start))
@@ -364,4 +336,18 @@ func TestPageCacheSize(t *testing.T) {
 			t.Fatalf("connection %d: cache_size %d, want %d", i, n, -pageCacheKiB)
 		}
 	}
+}
+
+// openWithAlice opens a store in a temporary directory with the user alice.
+func openWithAlice(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(t.TempDir(), Options{PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.AddUser(context.Background(), "alice", "correct horse battery", crmclient.User{ID: "00000000-0000-0000-0000-00000000000a"}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
