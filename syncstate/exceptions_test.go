@@ -333,6 +333,10 @@ func TestExceptionBeyondExpansionWaits(t *testing.T) {
 	if len(st.Rejected) != 0 {
 		t.Errorf("a waiting exception is not refused: %+v", st.Rejected)
 	}
+	// It is listed as retrying, with the reason.
+	if len(st.Retrying) != 1 || st.Retrying[0].Href != "weekly-w.ics" || st.Retrying[0].Attempts < 1 || !strings.Contains(st.Retrying[0].Error, "not expanded") {
+		t.Errorf("status of the waiting exception: %+v", st.Retrying)
+	}
 	if it, _ := f.st.Get(ctx(t), "alice", "appointments", "weekly-w.ics"); !strings.Contains(string(it.Body), "SUMMARY:Third") {
 		t.Errorf("the waiting exception left the client's object:\n%s", it.Body)
 	}

@@ -11,6 +11,10 @@ type Status struct {
 	Users    int
 	Items    int
 	Pending  int // client changes not yet in the CRM
+	// Retrying are the pending changes that failed at least once and wait
+	// for another try (the CRM down, an exception of an occurrence the
+	// CRM has not expanded yet…), with the last error.
+	Retrying []Retry
 	Rejected []Rejection
 	Polled   map[string]time.Time // kind → last successful read of its feed
 }
@@ -25,6 +29,13 @@ type Rejection struct {
 	CRMID      string
 	AcceptedAt time.Time
 	Error      string
+}
+
+// Retry is a client change that failed and waits to be tried again.
+type Retry struct {
+	Rejection
+	Attempts    int
+	NextAttempt time.Time
 }
 
 // Status reports the state of the sync.
@@ -44,11 +55,7 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.Pending = int(n)
-	var rows []outboxRow
-	if err := db.Where("state = ?", stateRejected).Order("id").Find(&rows).Error; err != nil {
-		return st, err
-	}
-	for _, r := range rows {
+	describe := func(r outboxRow) Rejection {
 		rej := Rejection{User: r.ActAs, Op: r.Op, CRMKind: r.CRMKind, CRMID: r.CRMID, AcceptedAt: r.AcceptedAt, Error: r.LastError}
 		var col collectionRow
 		if db.Where("id = ?", r.CollectionID).Limit(1).Find(&col).Error == nil {
@@ -58,7 +65,21 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		if db.Select("href").Where("id = ?", r.ItemID).Limit(1).Find(&it).Error == nil {
 			rej.Href = it.Href
 		}
-		st.Rejected = append(st.Rejected, rej)
+		return rej
+	}
+	var rows []outboxRow
+	if err := db.Where("state = ?", stateRejected).Order("id").Find(&rows).Error; err != nil {
+		return st, err
+	}
+	for _, r := range rows {
+		st.Rejected = append(st.Rejected, describe(r))
+	}
+	rows = nil
+	if err := db.Where("state = ? AND last_error <> ''", statePending).Order("id").Find(&rows).Error; err != nil {
+		return st, err
+	}
+	for _, r := range rows {
+		st.Retrying = append(st.Retrying, Retry{Rejection: describe(r), Attempts: r.Attempts, NextAttempt: r.NextAttempt})
 	}
 	var cursors []cursorRow
 	if err := db.Where("name LIKE ?", "delta:%").Find(&cursors).Error; err != nil {

@@ -12,8 +12,9 @@ import (
 	"github.com/crmdav/crmdav/syncstate"
 )
 
-// runStatus prints the state of the sync: pending changes, changes the CRM
-// refused, when each change feed was last read. It works while the server
+// runStatus prints the state of the sync: pending changes (those retrying
+// after a failure with their last error), changes the CRM refused, when
+// each change feed was last read. It works while the server
 // runs. It exits 1 when the CRM refused changes, so scripts can alert.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", stderr)
@@ -41,6 +42,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sort.Strings(kinds)
 	for _, k := range kinds {
 		fmt.Fprintf(stdout, "  %s feed read %s\n", k, s.Polled[k].Local().Format(time.DateTime))
+	}
+	for _, r := range s.Retrying {
+		fmt.Fprintf(stdout, "retrying: %s %s/%s %s (%s %s), accepted %s, %d attempts, next %s: %s\n", r.Op, r.User, r.Collection, r.Href, r.CRMKind, r.CRMID,
+			r.AcceptedAt.Local().Format(time.DateTime), r.Attempts, r.NextAttempt.Local().Format(time.DateTime), r.Error)
 	}
 	for _, r := range s.Rejected {
 		fmt.Fprintf(stdout, "refused: %s %s/%s %s (%s %s), accepted %s: %s\n", r.Op, r.User, r.Collection, r.Href, r.CRMKind, r.CRMID,
