@@ -8,9 +8,9 @@ import (
 // Status is what an operator needs to see of the sync: how much waits to
 // be pushed, what the CRM refused (invariant 6), when each feed was read.
 type Status struct {
-	Users    int
-	Items    int
-	Pending  int // client changes not yet in the CRM
+	Users   int
+	Items   int
+	Pending int // client changes not yet in the CRM
 	// Retrying are the pending changes that failed at least once and wait
 	// for another try (the CRM down, an exception of an occurrence the
 	// CRM has not expanded yet…), with the last error.
