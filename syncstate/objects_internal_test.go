@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,4 +351,79 @@ func openWithAlice(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// Listings read while clients write (under -race): every listing is in
+// href order without duplicates, and once the writes stop the cached
+// listing equals the database.
+func TestListingUnderConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	st := openWithAlice(t)
+	card := func(uid string, n int) []byte {
+		return []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:%s\r\nN:%s;;;;\r\nNOTE:%d\r\nEND:VCARD\r\n", uid, uid, uid, n))
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	var writers, readers sync.WaitGroup
+	for w := range 3 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), 9))
+			for i := range 60 {
+				name := fmt.Sprintf("w%02d", rnd.IntN(20))
+				var err error
+				if rnd.IntN(4) == 0 {
+					err = st.Delete(ctx, "alice", "contacts", name+".vcf", Conditions{})
+					if errors.Is(err, ErrNotFound) {
+						err = nil
+					}
+				} else {
+					_, _, err = st.Put(ctx, "alice", "contacts", name+".vcf", card(name, i), Conditions{})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				prev := ""
+				err := st.Objects(ctx, "alice", "contacts", false, func(it Item) error {
+					if it.Href <= prev {
+						return fmt.Errorf("listing out of order or doubled: %q after %q", it.Href, prev)
+					}
+					prev = it.Href
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var got, want []string
+	st.Objects(ctx, "alice", "contacts", false, func(it Item) error { got = append(got, it.Href+" "+it.ETag); return nil })
+	st.Items(ctx, "alice", "contacts", false, func(it Item) error { want = append(want, it.Href+" "+it.ETag); return nil })
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the writes: cached listing %q, database %q", got, want)
+	}
 }
