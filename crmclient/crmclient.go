@@ -55,11 +55,19 @@ func (k Kind) Valid() bool { return k == Contact || k.IsActivity() }
 //   - date and time: RFC 3339 in UTC with seconds, "2026-11-25T09:30:00Z";
 //   - date only: "2026-11-25";
 //   - lookups (read only here): the referenced id, under the Web API name
-//     "_<column>_value".
+//     "_<column>_value";
+//   - an activity's regarding (the polymorphic lookup regardingobjectid),
+//     read and written: "<logical name>:<id>" under RegardingColumn,
+//     "contact:0b8c2f1e-…"; adapters read it from the lookup and its
+//     Microsoft.Dynamics.CRM.lookuplogicalname annotation and write it
+//     through the lookup's typed navigation property.
 //
 // The empty string is null: sending it clears the column. A column absent from
 // the map is not given (not read, or not to be written).
 type Columns map[string]string
+
+// RegardingColumn is the column of an activity's regarding record (see Columns).
+const RegardingColumn = "regardingobjectid"
 
 // Clone returns a copy of c.
 func (c Columns) Clone() Columns {

@@ -111,6 +111,9 @@ func ActivityColumns(k crmclient.Kind) []string {
 	case crmclient.Email:
 		c = append(c, journalCols...)
 	}
+	if c != nil {
+		c = append(c, Regarding)
+	}
 	return c
 }
 
@@ -203,6 +206,7 @@ func CalendarActivity(cal *ical.Calendar, kind crmclient.Kind) (Activity, error)
 	if a.Columns, a.Parties, sp, err = r.read(master, kind); err != nil {
 		return Activity{}, err
 	}
+	r.inherit = a.Columns[Regarding]
 	switch {
 	case kind == crmclient.RecurringAppointment:
 		if len(master.Props[ical.PropRecurrenceRule]) > 1 {
@@ -255,6 +259,9 @@ type reader struct {
 	// noSpan skips expanding recurrences for Activity.End: the writer reads
 	// components only for their columns.
 	noSpan bool
+	// inherit is the series' Regarding, which an overridden instance
+	// without X-CRMDAV-REGARDING has.
+	inherit string
 }
 
 func (r *reader) note(format string, args ...any) {
@@ -319,14 +326,27 @@ func (s span) bounds() (start, end time.Time) {
 
 // read reads one component as kind k.
 func (r *reader) read(c *ical.Component, k crmclient.Kind) (crmclient.Columns, []crmclient.Party, span, error) {
+	var (
+		cols    crmclient.Columns
+		parties []crmclient.Party
+		sp      span
+		err     error
+	)
 	switch componentOf(k) {
 	case ical.CompEvent:
-		return r.event(c, k)
+		cols, parties, sp, err = r.event(c, k)
 	case ical.CompToDo:
-		cols, sp, err := r.todo(c, k)
-		return cols, nil, sp, err
+		cols, sp, err = r.todo(c, k)
+	default:
+		cols, parties, sp, err = r.journal(c)
 	}
-	return r.journal(c)
+	if err != nil {
+		return nil, nil, span{}, err
+	}
+	if cols[Regarding], err = r.regarding(c); err != nil {
+		return nil, nil, span{}, err
+	}
+	return cols, parties, sp, nil
 }
 
 // prop reads the DATE or DATE-TIME property name; ok is false when absent.

@@ -118,6 +118,7 @@ func checkOnlyProps(t *testing.T, k string, cal, out *ical.Calendar) {
 		"faxnumber": {propFax}, "numberofpages": {propPages}, "senton": {"DTSTART"},
 		"starttime": {"DTSTART", "DTEND", "DURATION", "RRULE"}, "endtime": {"DTEND", "DURATION"},
 		"duration": {"DTEND", "DURATION"}, "patternstartdate": {"DTSTART", "DTEND", "DURATION", "RRULE"},
+		Regarding: {propRegarding},
 	}
 	props := allowed[k]
 	if contains(patternCols, k) {
@@ -141,6 +142,10 @@ func FuzzCalendarActivity(f *testing.F) {
 	}
 	// Found by fuzzing: overrides of a master without RRULE.
 	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nEND:VEVENT\nBEGIN:VEVENT\nRECURRENCE-ID:\nEND:VEVENT\nEND:VCALENDAR"))
+	// Regarding: well formed, inherited by an override, emptied in one, malformed.
+	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:r\nDTSTART:20260105T090000Z\nRRULE:FREQ=DAILY\nX-CRMDAV-REGARDING;X-CRMDAV-KIND=account:0b8c2f1e-5a4d-4e3b-9c2a-1f0e9d8c7b6a\nEND:VEVENT\n" +
+		"BEGIN:VEVENT\nUID:r\nRECURRENCE-ID:20260106T090000Z\nDTSTART:20260106T100000Z\nX-CRMDAV-REGARDING:\nEND:VEVENT\nEND:VCALENDAR"))
+	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VTODO\nUID:r\nX-CRMDAV-REGARDING;X-CRMDAV-KIND=Contact;X-CRMDAV-KIND=x:{0B8C2F1E}\nX-CRMDAV-REGARDING:\nEND:VTODO\nEND:VCALENDAR"))
 	files, _ := filepath.Glob(filepath.Join(icalCorpusDir, "*.ics"))
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil {

@@ -202,6 +202,9 @@ func (w *calWriter) component(c *ical.Component, k crmclient.Kind, given crmclie
 	if changed("statecode", "statuscode", "percentcomplete") {
 		writeState(c, k, want["statecode"], want["statuscode"], want["percentcomplete"])
 	}
+	if changed(Regarding) {
+		writeRegarding(c, want[Regarding], w.r.inherited(c))
+	}
 	if roles := PartyRoles(k); roles != nil && parties != nil {
 		mapped := mappedParties(parties, roles)
 		if !sameParties(mapped, curParties) {
@@ -448,6 +451,7 @@ func (w *calWriter) overrides(cal *ical.Calendar, master *ical.Component, have [
 	if err != nil {
 		return err
 	}
+	w.r.inherit = masterCols[Regarding]
 	for _, e := range a.Exceptions {
 		if e.Deleted {
 			continue
@@ -472,6 +476,7 @@ func (w *calWriter) overrides(cal *ical.Calendar, master *ical.Component, have [
 				"location": masterCols["location"], "isalldayevent": masterCols["isalldayevent"],
 				"prioritycode": masterCols["prioritycode"], "statecode": masterCols["statecode"],
 				"statuscode": masterCols["statuscode"], "scheduledstart": columnTime(t),
+				Regarding: masterCols[Regarding],
 			}
 			if n, err := strconv.Atoi(masterCols["duration"]); err == nil {
 				cols["scheduledend"] = columnTime(t.Add(time.Duration(n) * time.Minute))

@@ -148,6 +148,9 @@
 //	STATUS DRAFT / FINAL / CANCELLED            statecode/statuscode 0/1, 1/3, 2/5
 //	ORGANIZER / ATTENDEE / ATTENDEE ROLE=OPT-   party Sender / ToRecipient / CCRecipient
 //	  PARTICIPANT
+//	every kind above (VEVENT, VTODO, VJOURNAL)
+//	X-CRMDAV-REGARDING;X-CRMDAV-KIND=<table>:   regardingobjectid, as the column Regarding
+//	  <GUID>                                      "<table>:<guid>" (see Regarding below)
 //
 // The rules behind the table:
 //
@@ -217,6 +220,25 @@
 //     the master's columns for what the Exception does not give. Rendering a
 //     plain Appointment into a recurring body removes RRULE, RDATE, EXDATE
 //     and the overrides.
+//   - Regarding: the record an activity is about (the polymorphic lookup
+//     regardingobjectid) is X-CRMDAV-REGARDING with the record's GUID as
+//     value and its table's logical name in X-CRMDAV-KIND, e.g.
+//     X-CRMDAV-REGARDING;X-CRMDAV-KIND=contact:0b8c2f1e-5a4d-4e3b-9c2a-1f0e9d8c7b6a;
+//     the column Regarding (crmclient.RegardingColumn) holds
+//     "contact:0b8c2f1e-…", lower case, "" for none. No property is no
+//     regarding; an empty one (no kind, no value) too. Kind and GUID are
+//     read case-insensitively; anything else (a GUID without kind, a kind
+//     without GUID, braces, a name instead of a GUID, two properties) is
+//     ErrValue, which the gateway answers with 403
+//     CALDAV:valid-calendar-object-resource, storing nothing. Any table
+//     name of the logical-name form reads; the CRM adapter writes those it
+//     knows the entity set of (account, contact, lead, opportunity,
+//     incident, campaign, quote, salesorder, invoice, contract) and
+//     rejects others at push (visible in status). A changed value keeps
+//     the property's other params while the table stays. An overridden
+//     instance (RECURRENCE-ID) without the property has its series'
+//     regarding; one that regards nothing while its series regards
+//     something carries an empty X-CRMDAV-REGARDING.
 //   - CRM-born objects: VERSION 2.0, PRODID ProdID, UID as given, times in
 //     UTC, DTSTAMP from the modifiedon column when Columns carries it (the
 //     mapping reads no clock), else 1970-01-01.

@@ -206,6 +206,8 @@ func changedColumn(k, old string) string {
 		return pick("0", "1")
 	case "patternendtype":
 		return pick("1", "2")
+	case Regarding:
+		return pick("contact:0b8c2f1e-5a4d-4e3b-9c2a-1f0e9d8c7b6a", "opportunity:7d6c5b4a-3f2e-4d1c-8b0a-9e8d7c6b5a4f")
 	}
 	if old == "" {
 		return "Neu; Wert, ü\nzweite Zeile \\ Ende"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -34,10 +35,13 @@ func decodeRecord(k crmclient.Kind, raw []byte) (crmclient.Record, error) {
 	if k.IsActivity() {
 		nav = partiesNav(k)
 	}
+	regardingKind := ""
 	err := scanObject(raw, func(m *member) error {
 		switch {
 		case m.name == "@odata.etag":
 			rec.ETag = m.str
+		case m.name == regardingValue+lookupAnnotation:
+			regardingKind = m.str
 		case m.name == nav:
 			var ps []json.RawMessage
 			if err := json.Unmarshal(m.raw, &ps); err != nil {
@@ -75,7 +79,60 @@ func decodeRecord(k crmclient.Kind, raw []byte) (crmclient.Record, error) {
 	if rec.ID == "" {
 		return rec, fmt.Errorf("answer has no %s", key)
 	}
+	if id, read := rec.Columns[regardingValue]; read && k.IsActivity() {
+		if regardingKind == "" {
+			regardingKind = rec.Columns["regardingobjecttypecode"]
+		}
+		rec.Columns[crmclient.RegardingColumn] = ""
+		if id != "" && regardingKind != "" {
+			rec.Columns[crmclient.RegardingColumn] = regardingKind + ":" + strings.ToLower(id)
+		}
+	}
 	return rec, nil
+}
+
+// The regarding of an activity: the polymorphic lookup regardingobjectid,
+// read as _regardingobjectid_value with the logical name of its table in
+// the lookuplogicalname annotation (asked for through Prefer:
+// odata.include-annotations), written through the typed navigation property
+// regardingobjectid_<table>_<activity>@odata.bind and cleared by setting one
+// of them to null ("Associate and disassociate table rows using the Web
+// API": "To disassociate, set the value to null").
+const (
+	regardingValue   = "_regardingobjectid_value"
+	lookupAnnotation = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+)
+
+// regardingSets are the entity sets of the tables an activity may regard
+// that the adapter writes: the standard tables that are activity-enabled
+// in Dataverse. A regarding of another table is read, and refused on write.
+var regardingSets = map[string]string{
+	"account": "accounts", "contact": "contacts", "lead": "leads", "opportunity": "opportunities",
+	"incident": "incidents", "campaign": "campaigns", "quote": "quotes", "salesorder": "salesorders",
+	"invoice": "invoices", "contract": "contracts",
+}
+
+// regardingBind turns a crmclient.RegardingColumn value into the member of
+// a PATCH or POST body that writes it.
+func regardingBind(k crmclient.Kind, v string) (name string, value any, err error) {
+	if v == "" {
+		return "regardingobjectid_contact_" + string(k) + "@odata.bind", nil, nil
+	}
+	target, id, _ := strings.Cut(v, ":")
+	set, ok := regardingSets[target]
+	if _, perr := uuid.Parse(id); !ok || perr != nil || len(id) != 36 {
+		return "", nil, fmt.Errorf("regarding %q is not <table>:<guid> of a table among %s", v, regardingTables())
+	}
+	return "regardingobjectid_" + target + "_" + string(k) + "@odata.bind", "/" + set + "(" + strings.ToLower(id) + ")", nil
+}
+
+func regardingTables() string {
+	names := make([]string, 0, len(regardingSets))
+	for n := range regardingSets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // textMap decodes a flat entity into Columns-encoded strings by name,
@@ -98,6 +155,14 @@ func (cl *Client) encodeColumns(ctx context.Context, k crmclient.Kind, cols crmc
 	}
 	body := make(map[string]any, len(cols)+len(extra))
 	for name, v := range cols {
+		if name == crmclient.RegardingColumn && k.IsActivity() {
+			n, jv, err := regardingBind(k, v)
+			if err != nil {
+				return nil, &crmclient.Error{Op: "encode", Kind: k, Message: err.Error(), Err: crmclient.ErrRejected}
+			}
+			body[n] = jv
+			continue
+		}
 		if strings.HasSuffix(name, "@odata.bind") {
 			if v != "" {
 				body[name] = v
@@ -214,7 +279,13 @@ func (cl *Client) collect(ctx context.Context, c call, fn func(raw []byte) error
 func (cl *Client) selectQuery(k crmclient.Kind) url.Values {
 	v := url.Values{}
 	if sel := cl.cfg.Select[k]; len(sel) > 0 {
-		cols := append([]string{primaryKey(k), "versionnumber", "modifiedon", "_ownerid_value"}, sel...)
+		cols := []string{primaryKey(k), "versionnumber", "modifiedon", "_ownerid_value"}
+		for _, n := range sel {
+			if n == crmclient.RegardingColumn {
+				n = regardingValue
+			}
+			cols = append(cols, n)
+		}
 		v.Set("$select", strings.Join(cols, ","))
 	}
 	return v
@@ -240,6 +311,14 @@ func (cl *Client) Changes(ctx context.Context, k crmclient.Kind, token string) (
 		c.header.Set("Prefer", "odata.track-changes")
 	} else {
 		q.Set("$deltatoken", token)
+	}
+	if k.IsActivity() {
+		// The table of an activity's regarding is in an annotation.
+		if p := c.header.Get("Prefer"); p != "" {
+			c.header.Set("Prefer", p+","+annotationsPrefer)
+		} else {
+			c.header.Set("Prefer", annotationsPrefer)
+		}
 	}
 	c.url = cl.setURL(k, q)
 	var cs crmclient.ChangeSet

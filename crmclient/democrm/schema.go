@@ -106,8 +106,19 @@ func systemAttrs() []attribute {
 	}
 }
 
-// activityAttrs are the columns every activity shares (activitypointer).
-func activityAttrs() []attribute {
+// regardingTargets are the tables an activity may regard here, by logical
+// name and entity set. Dataverse names each navigation property of the
+// polymorphic regardingobjectid lookup regardingobjectid_<target>_<activity>
+// (regardingobjectid_contact_task, regardingobjectid_account_appointment).
+var regardingTargets = map[string]string{"contact": "contacts"}
+
+// activityAttrs are the columns every activity shares (activitypointer);
+// name is the activity's logical name.
+func activityAttrs(name string) []attribute {
+	regarding := map[string]string{}
+	for target, set := range regardingTargets {
+		regarding["regardingobjectid_"+target+"_"+name] = set
+	}
 	a := []attribute{
 		{name: "activityid", typ: tUniqueID},
 		{name: "subject", typ: tString},
@@ -120,9 +131,7 @@ func activityAttrs() []attribute {
 		{name: "actualdurationminutes", typ: tInteger},
 		{name: "prioritycode", typ: tPicklist, def: int64(1)},
 		{name: "activitytypecode", typ: tEntity, readOnly: true},
-		{name: "regardingobjectid", typ: tLookup, targets: map[string]string{
-			"regardingobjectid_contact": "contacts",
-		}},
+		{name: "regardingobjectid", typ: tLookup, targets: regarding},
 		{name: "regardingobjecttypecode", typ: tEntity, readOnly: true},
 	}
 	return append(a, systemAttrs()...)
@@ -183,7 +192,7 @@ func newSchema() *schema {
 			"address2_stateorprovince", "address2_postalcode", "address2_country", "address2_postofficebox"),
 		systemAttrs()))
 
-	add(newEntity("appointment", "appointments", "activityid", true, activityAttrs(),
+	add(newEntity("appointment", "appointments", "activityid", true, activityAttrs("appointment"),
 		[]attribute{
 			{name: "location", typ: tString},
 			{name: "isalldayevent", typ: tBoolean, def: false},
@@ -195,7 +204,7 @@ func newSchema() *schema {
 			{name: "subcategory", typ: tString},
 		}))
 
-	add(newEntity("recurringappointmentmaster", "recurringappointmentmasters", "activityid", true, activityAttrs(),
+	add(newEntity("recurringappointmentmaster", "recurringappointmentmasters", "activityid", true, activityAttrs("recurringappointmentmaster"),
 		[]attribute{
 			{name: "location", typ: tString},
 			{name: "isalldayevent", typ: tBoolean, def: false},
@@ -232,14 +241,14 @@ func newSchema() *schema {
 			{name: "nextexpansioninstancedate", typ: tDateTime, readOnly: true},
 		}))
 
-	add(newEntity("task", "tasks", "activityid", true, activityAttrs(),
+	add(newEntity("task", "tasks", "activityid", true, activityAttrs("task"),
 		[]attribute{
 			{name: "percentcomplete", typ: tInteger},
 			{name: "category", typ: tString},
 			{name: "subcategory", typ: tString},
 		}))
 
-	add(newEntity("phonecall", "phonecalls", "activityid", true, activityAttrs(),
+	add(newEntity("phonecall", "phonecalls", "activityid", true, activityAttrs("phonecall"),
 		[]attribute{
 			{name: "phonenumber", typ: tString},
 			{name: "directioncode", typ: tBoolean, def: true}, // true outgoing
@@ -247,7 +256,7 @@ func newSchema() *schema {
 			{name: "subcategory", typ: tString},
 		}))
 
-	add(newEntity("letter", "letters", "activityid", true, activityAttrs(),
+	add(newEntity("letter", "letters", "activityid", true, activityAttrs("letter"),
 		[]attribute{
 			{name: "address", typ: tMemo},
 			{name: "directioncode", typ: tBoolean, def: true},
@@ -255,7 +264,7 @@ func newSchema() *schema {
 			{name: "subcategory", typ: tString},
 		}))
 
-	add(newEntity("fax", "faxes", "activityid", true, activityAttrs(),
+	add(newEntity("fax", "faxes", "activityid", true, activityAttrs("fax"),
 		[]attribute{
 			{name: "faxnumber", typ: tString},
 			{name: "numberofpages", typ: tInteger},
@@ -267,7 +276,7 @@ func newSchema() *schema {
 			{name: "subcategory", typ: tString},
 		}))
 
-	add(newEntity("email", "emails", "activityid", true, activityAttrs(),
+	add(newEntity("email", "emails", "activityid", true, activityAttrs("email"),
 		[]attribute{
 			// Computed from the parties and the send, read only (email reference).
 			{name: "sender", typ: tString, readOnly: true},

@@ -177,10 +177,26 @@ func (s *Server) bind(e *entity, ch *change, nav string, v any) *apiError {
 		if !ok || (a.readOnly && a.typ != tOwner) {
 			continue
 		}
+		if v == nil {
+			// "Associate and disassociate table rows using the Web API":
+			// a single-valued navigation property set to null disassociates.
+			if a.typ == tOwner {
+				return errPayload(e, "Cannot set the property '%s' to null.", nav)
+			}
+			ch.fields[a.readName()] = nil
+			switch a.name {
+			case "regardingobjectid":
+				ch.fields["regardingobjecttypecode"] = nil
+			case "parentcustomerid":
+				ch.fields["parentcustomeridtype"] = nil
+			}
+			return nil
+		}
 		set, id, ok := parseRef(v)
-		if !ok || set != target {
+		if !ok || set != target || !isGUID(id) {
 			return errPayload(e, "The URI '%v' is not valid for the navigation property '%s'.", v, nav)
 		}
+		id = strings.ToLower(id)
 		te := s.schema.bySet[set]
 		if _, err := s.st.get(te, id); errors.Is(err, errNoRow) {
 			return errNotFound(te, id)
