@@ -485,7 +485,13 @@ func (cl *Client) Create(ctx context.Context, as crmclient.User, rec crmclient.R
 	if rec.Kind.IsActivity() && rec.Parties != nil {
 		extra[partiesNav(rec.Kind)] = encodeParties(rec.Parties)
 	}
-	body, err := cl.encodeColumns(ctx, rec.Kind, rec.Columns, extra)
+	cols := rec.Columns
+	if v, ok := cols[crmclient.RegardingColumn]; ok && v == "" {
+		// A new record regards nothing already: no null bind to send.
+		cols = cols.Clone()
+		delete(cols, crmclient.RegardingColumn)
+	}
+	body, err := cl.encodeColumns(ctx, rec.Kind, cols, extra)
 	if err != nil {
 		return crmclient.Record{}, err
 	}

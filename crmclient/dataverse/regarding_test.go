@@ -75,6 +75,16 @@ func TestRegarding(t *testing.T) {
 				t.Errorf("read after clearing: %q", got.Columns[crmclient.RegardingColumn])
 			}
 
+			env.CRM.RecordRequests(true)
+			if _, err := env.Client.Create(ctx(t), as, crmclient.Record{Kind: k, ID: uuid.NewString(), Columns: crmclient.Columns{"subject": "about nobody", crmclient.RegardingColumn: ""}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range env.CRM.Requests() {
+				if r.Method == http.MethodPost && strings.Contains(string(r.Body), "regardingobjectid") {
+					t.Errorf("a create without regarding sent %s", r.Body)
+				}
+			}
+
 			for _, bad := range []string{"contact", "contact:anna", "widget:" + anna, ":" + anna} {
 				env.CRM.RecordRequests(true)
 				_, err := env.Client.Update(ctx(t), as, k, rec.ID, "", crmclient.Columns{crmclient.RegardingColumn: bad}, nil)
