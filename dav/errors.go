@@ -62,6 +62,8 @@ var (
 	// declines (C:expand, C:limit-recurrence-set, C:limit-freebusy-set):
 	// no RFC precondition says "not implemented"; its text says what.
 	condNotImplemented = xml.Name{Space: nsCrmdav, Local: "not-implemented"}
+	// condReason holds the reason of a refusal, beside its precondition.
+	condReason = xml.Name{Space: nsCrmdav, Local: "reason"}
 )
 
 // needPrivileges is 403 with DAV:need-privileges naming the resource and
@@ -128,7 +130,11 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Cond.Local != "" {
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 		w.WriteHeader(e.Status)
-		writeErrorBody(w, e.Cond, e.Href, e.Text, e.XML)
+		reason := ""
+		if e.Status < 500 {
+			reason = e.Err.Error()
+		}
+		writeErrorBody(w, e.Cond, e.Href, e.Text, e.XML, reason)
 		return
 	}
 	msg := http.StatusText(e.Status)
@@ -153,8 +159,10 @@ func (h *handler) logRefused(r *http.Request, status int, reason string) {
 }
 
 // writeErrorBody writes a DAV:error body (RFC 4918 §16) holding one
-// precondition element, with an href or a text inside when given.
-func writeErrorBody(w io.Writer, cond xml.Name, href, text, inner string) {
+// precondition element, with an href or a text inside when given, and the
+// human-readable reason of a client's mistake after it in our own
+// CR:reason element (DAV:error may hold any element, RFC 4918 §14.5).
+func writeErrorBody(w io.Writer, cond xml.Name, href, text, inner, reason string) {
 	var b strings.Builder
 	b.WriteString(xml.Header)
 	b.WriteString(`<D:error` + xmlnsDecl + `>`)
@@ -165,6 +173,9 @@ func writeErrorBody(w io.Writer, cond xml.Name, href, text, inner string) {
 		inner = esc(text)
 	}
 	b.WriteString(element(cond, inner))
+	if reason != "" {
+		b.WriteString(element(condReason, esc(reason)))
+	}
 	b.WriteString("</D:error>\n")
 	io.WriteString(w, b.String())
 }

@@ -99,3 +99,32 @@ func TestRegressionHTTPAddRRULE(t *testing.T) {
 		t.Errorf("a client making an appointment repeat is refused: %s", resp.Status)
 	}
 }
+
+// A malformed X-CRMDAV-REGARDING (issue 6: the activity's regarding) is
+// refused over HTTP with 403 CALDAV:valid-calendar-data and a reason naming
+// the property; nothing is stored. A well-formed one is
+// accepted and served back as sent.
+func TestHTTPRegardingRefused(t *testing.T) {
+	f := setUp(t, server.Config{}, syncstate.SyncOptions{})
+	for _, bad := range []string{
+		"X-CRMDAV-REGARDING:0b8c2f1e-1111-2222-3333-444455556666",
+		"X-CRMDAV-REGARDING;X-CRMDAV-KIND=contact:Ann Smith",
+	} {
+		body := cal("BEGIN:VEVENT", "UID:reg-bad", "DTSTAMP:20261125T100000Z", "SUMMARY:About Ann", "DTSTART:20261201T090000Z", "DTEND:20261201T100000Z", bad, "END:VEVENT")
+		resp, b := f.do(t, "PUT", "/dav/alice/appointments/reg-bad.ics", "alice", password, body, "Content-Type", "text/calendar")
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(b, "<L:valid-calendar-data/>") || !strings.Contains(b, "<CR:reason>") || !strings.Contains(b, "X-CRMDAV-REGARDING") {
+			t.Errorf("%s: %s %s", bad, resp.Status, b)
+		}
+		if resp, _ := f.do(t, "GET", "/dav/alice/appointments/reg-bad.ics", "alice", password, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: the refused object was stored: %s", bad, resp.Status)
+		}
+	}
+	good := "X-CRMDAV-REGARDING;X-CRMDAV-KIND=contact:0b8c2f1e-1111-2222-3333-444455556666"
+	body := cal("BEGIN:VEVENT", "UID:reg-ok", "DTSTAMP:20261125T100000Z", "SUMMARY:About Ann", "DTSTART:20261201T090000Z", "DTEND:20261201T100000Z", good, "END:VEVENT")
+	if resp, b := f.do(t, "PUT", "/dav/alice/appointments/reg-ok.ics", "alice", password, body, "Content-Type", "text/calendar"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("well-formed regarding: %s %s", resp.Status, b)
+	}
+	if resp, b := f.do(t, "GET", "/dav/alice/appointments/reg-ok.ics", "alice", password, ""); resp.StatusCode != http.StatusOK || !strings.Contains(b, good) {
+		t.Errorf("GET: %s %s", resp.Status, b)
+	}
+}
