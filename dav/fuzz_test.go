@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -98,6 +99,20 @@ func FuzzRequests(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", req.Method, req.URL.Path, body, rec.Code, rec.Body)
+		}
+		// Every XML answer (multistatus, DAV:error with its reason) is
+		// well-formed, whatever the request held.
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/xml") {
+			d := xml.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+			for {
+				_, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("%s %s %q: answer not well-formed XML (%v): %s", req.Method, req.URL.Path, body, err, rec.Body)
+				}
+			}
 		}
 	})
 }
