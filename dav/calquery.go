@@ -404,7 +404,7 @@ func parseQueryTimezone(n *node) (zone, error) {
 	if n == nil {
 		return utcZone{}, nil
 	}
-	cal, err := decodeCalendar([]byte(n.text.String()))
+	cal, err := decodeCalendar([]byte(n.text))
 	if err != nil {
 		return nil, calError(condValidCalendarData, "C:timezone: %v", err)
 	}
@@ -477,6 +477,6 @@ func floatKey(tz *node) string {
 	if tz == nil {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(tz.text.String()))
+	sum := sha256.Sum256([]byte(tz.text))
 	return string(sum[:])
 }

@@ -166,7 +166,7 @@ func parseTextMatch(n *node, def string, cond xml.Name) (textMatch, error) {
 	default:
 		return tm, badFilter("negate-condition %q", v)
 	}
-	tm.text = tm.fold(n.text.String())
+	tm.text = tm.fold(n.text)
 	return tm, nil
 }
 

@@ -123,7 +123,7 @@ func setProp(p *Props, n *node, remove bool) (int, string) {
 	if len(n.children) > 0 {
 		return http.StatusConflict, "value has elements"
 	}
-	v := strings.TrimSpace(n.text.String())
+	v := strings.TrimSpace(n.text)
 	if remove {
 		v = ""
 	}

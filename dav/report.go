@@ -176,7 +176,7 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 		if n.name != dn("href") {
 			continue
 		}
-		raw := strings.TrimSpace(n.text.String())
+		raw := strings.TrimSpace(n.text)
 		u, err := url.Parse(raw)
 		if err != nil {
 			batch = append(batch, mgEntry{raw: raw, status: http.StatusBadRequest})

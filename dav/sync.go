@@ -95,13 +95,13 @@ func parseSyncReq(root *node) (syncReq, error) {
 	if tok == nil {
 		return s, failf(http.StatusBadRequest, "sync-collection without DAV:sync-token")
 	}
-	s.token = strings.TrimSpace(tok.text.String())
+	s.token = strings.TrimSpace(tok.text)
 	// RFC 6578 §3.3: the level is 1 or infinite. Members of our
 	// collections are never collections, but a client asking for
 	// infinite is told we do not traverse. A missing level (drafts before
 	// the RFC) reads as 1.
 	if lv := root.child(dn("sync-level")); lv != nil {
-		switch v := strings.TrimSpace(lv.text.String()); v {
+		switch v := strings.TrimSpace(lv.text); v {
 		case "1":
 		case "infinite", "infinity":
 			return s, &httpError{Status: http.StatusForbidden, Cond: condSyncTraversal,
@@ -135,9 +135,9 @@ func parseLimit(n *node, nresults xml.Name) (int, error) {
 	if nr == nil {
 		return 0, failf(http.StatusBadRequest, "limit without nresults")
 	}
-	v, err := strconv.Atoi(strings.TrimSpace(nr.text.String()))
+	v, err := strconv.Atoi(strings.TrimSpace(nr.text))
 	if err != nil || v < 1 {
-		return 0, failf(http.StatusBadRequest, "nresults %q is not a positive integer", nr.text.String())
+		return 0, failf(http.StatusBadRequest, "nresults %q is not a positive integer", nr.text)
 	}
 	return v, nil
 }

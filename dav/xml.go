@@ -79,15 +79,26 @@ type node struct {
 	name     xml.Name
 	attrs    []xml.Attr
 	children []*node
-	text     strings.Builder // character data directly inside
+	text     string // character data directly inside, all pieces joined
 }
 
 // parseTree reads a request body into a tree within the XML bounds, in
-// one pass, with the checks of scanXML.
+// one pass, with the checks of scanXML. The bodies clients send are
+// read by parseTreeFast; anything else by encoding/xml.
 func parseTree(body []byte) (*node, error) {
+	if root, ok := parseTreeFast(body); ok {
+		return root, nil
+	}
+	return parseTreeStd(body)
+}
+
+// parseTreeStd is parseTree with encoding/xml only: the reference for
+// parseTreeFast, and the reader of everything it declines.
+func parseTreeStd(body []byte) (*node, error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = true
 	var stack []*node
+	texts := make([]strings.Builder, maxXMLDepth) // of the open elements, by depth
 	var root *node
 	elems := 0
 	for {
@@ -115,11 +126,13 @@ func parseTree(body []byte) (*node, error) {
 				p.children = append(p.children, n)
 			}
 			stack = append(stack, n)
+			texts[len(stack)-1] = strings.Builder{}
 		case xml.EndElement:
+			stack[len(stack)-1].text = texts[len(stack)-1].String()
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
-				stack[len(stack)-1].text.Write(tok)
+				texts[len(stack)-1].Write(tok)
 			} else if len(bytes.TrimSpace(tok)) > 0 {
 				return nil, fmt.Errorf("%w: text outside the root element", errBadXML)
 			}
