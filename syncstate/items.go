@@ -99,17 +99,14 @@ func (s *Store) Collections(ctx context.Context, owner string) ([]Collection, er
 	return out, nil
 }
 
-// Collection returns one collection of a user.
+// Collection returns one collection of a user (hot.go: from memory when
+// it is current).
 func (s *Store) Collection(ctx context.Context, owner, slug string) (Collection, error) {
-	var c Collection
-	var kind string
-	err := s.stmtCollectionFull.QueryRowContext(noCancel(ctx), owner, slug).
-		Scan(&c.ID, &c.Owner, &c.Slug, &kind, &c.Revision, &c.DisplayName, &c.Color, &c.Order)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Collection{}, fmt.Errorf("%w: collection %s/%s", ErrNotFound, owner, slug)
+	e, err := s.hotHead(ctx, owner, slug)
+	if err != nil {
+		return Collection{}, err
 	}
-	c.Kind = crmclient.Kind(kind)
-	return c, err
+	return e.c, nil
 }
 
 func (s *Store) collection(tx *gorm.DB, owner, slug string) (collectionRow, error) {
@@ -144,14 +141,14 @@ type collectionHead struct {
 // without cancellation, and the loops over many rows check ctx themselves.
 func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
-// head looks a collection up with a prepared statement.
+// head looks a collection up: from memory when current (hot.go), else
+// with a prepared statement.
 func (s *Store) head(ctx context.Context, owner, slug string) (collectionHead, error) {
-	var h collectionHead
-	err := s.stmtCollection.QueryRowContext(noCancel(ctx), owner, slug).Scan(&h.id, &h.revision, &h.pruned)
-	if errors.Is(err, sql.ErrNoRows) {
-		return h, fmt.Errorf("%w: collection %s/%s", ErrNotFound, owner, slug)
+	e, err := s.hotHead(ctx, owner, slug)
+	if err != nil {
+		return collectionHead{}, err
 	}
-	return h, err
+	return collectionHead{id: e.c.ID, revision: e.c.Revision, pruned: e.pruned}, nil
 }
 
 // Items calls fn for every item of a collection in href order, streaming
@@ -380,10 +377,11 @@ type Change struct {
 // current revision. RFC 6578 §3.2: an unknown or pruned revision is
 // ErrPrecondition (the client starts over).
 func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([]Change, int64, error) {
-	col, err := s.head(ctx, owner, slug)
+	e, err := s.hotHead(ctx, owner, slug)
 	if err != nil {
 		return nil, 0, err
 	}
+	col := collectionHead{id: e.c.ID, revision: e.c.Revision, pruned: e.pruned}
 	if since > col.revision || since < 0 {
 		return nil, 0, fmt.Errorf("%w: unknown sync revision %d", ErrPrecondition, since)
 	}
@@ -393,6 +391,12 @@ func (s *Store) Changes(ctx context.Context, owner, slug string, since int64) ([
 	}
 	if since < col.pruned {
 		return nil, 0, fmt.Errorf("%w: sync revision %d is older than the kept changes (%d)", ErrPrecondition, since, col.pruned)
+	}
+	if out, ok := e.changes(since); ok {
+		if out == nil {
+			out = []Change{}
+		}
+		return out, col.revision, nil
 	}
 	out, err := s.changesAfter(ctx, col.id, since)
 	if err != nil {
@@ -465,6 +469,7 @@ func (s *Store) PruneChanges(ctx context.Context, before time.Time) error {
 			}
 			return tx.Model(&collectionRow{}).Where("id = ?", col.ID).Update("pruned", maxRev).Error
 		})
+		s.hot.forget(col.ID) // its pruned revision may have changed
 		if err != nil {
 			return err
 		}
@@ -483,7 +488,7 @@ type Props struct {
 // (PROPPATCH). They stay in the gateway, and advance the revision so that
 // clients see the collection changed.
 func (s *Store) SetProps(ctx context.Context, owner, slug string, p Props) error {
-	return s.clientWrite(ctx, func(tx *gorm.DB) error {
+	err := s.clientWrite(ctx, func(tx *gorm.DB) error {
 		col, err := s.collection(tx, owner, slug)
 		if err != nil {
 			return err
@@ -498,12 +503,19 @@ func (s *Store) SetProps(ctx context.Context, owner, slug string, p Props) error
 		if p.Order != nil {
 			up["order"] = *p.Order
 		}
+		s.hot.noteWrite(col.ID, col.Revision+1)
 		return tx.Model(&collectionRow{}).Where("id = ?", col.ID).Updates(up).Error
 	})
+	if err == nil {
+		s.afterClientWrite(ctx, owner, slug)
+	}
+	return err
 }
 
-// bump advances a collection's revision and logs the change of href.
-func bump(tx *gorm.DB, collectionID int64, href string, deleted bool) (int64, error) {
+// bump advances a collection's revision and logs the change of href. The
+// revision is noted as pending in the hot state before the transaction
+// commits (hot.go).
+func (s *Store) bump(tx *gorm.DB, collectionID int64, href string, deleted bool) (int64, error) {
 	if err := tx.Model(&collectionRow{}).Where("id = ?", collectionID).UpdateColumn("revision", gorm.Expr("revision + 1")).Error; err != nil {
 		return 0, err
 	}
@@ -511,6 +523,7 @@ func bump(tx *gorm.DB, collectionID int64, href string, deleted bool) (int64, er
 	if err := tx.Model(&collectionRow{}).Where("id = ?", collectionID).Pluck("revision", &rev).Error; err != nil {
 		return 0, err
 	}
+	s.hot.noteWrite(collectionID, rev)
 	return rev, tx.Create(&changeRow{CollectionID: collectionID, Revision: rev, Href: href, Deleted: deleted, At: time.Now().UTC()}).Error
 }
 
@@ -529,6 +542,16 @@ func (s *Store) clientWrite(ctx context.Context, fn func(tx *gorm.DB) error) err
 	}
 	defer func() { <-s.writer }()
 	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// afterClientWrite brings the hot state of a collection a client wrote to
+// up to date, so that the client's next request (typically a
+// sync-collection report) is answered from memory. A failure is harmless:
+// the next read refreshes it.
+func (s *Store) afterClientWrite(ctx context.Context, owner, slug string) {
+	if _, err := s.refreshHot(ctx, owner, slug); err != nil {
+		s.log.Debug("hot state not refreshed after a write", "collection", owner+"/"+slug, "err", err)
+	}
 }
 
 // validHref reports whether name can be a resource name in a collection.
@@ -582,7 +605,7 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 		if exists && cur.UID != uid {
 			return fmt.Errorf("%w: the UID of %s cannot change", ErrConflict, href)
 		}
-		rev, err := bump(tx, col.ID, href, false)
+		rev, err := s.bump(tx, col.ID, href, false)
 		if err != nil {
 			return err
 		}
@@ -631,6 +654,7 @@ func (s *Store) Put(ctx context.Context, owner, slug, href string, body []byte, 
 	if err != nil {
 		return "", false, err
 	}
+	s.afterClientWrite(ctx, owner, slug)
 	s.log.Info("client change accepted", "user", owner, "collection", slug, "href", href, "created", created)
 	if obj.approx != "" {
 		// Issue 6: a rule the CRM cannot represent is kept unchanged for
@@ -694,7 +718,7 @@ func (s *Store) Delete(ctx context.Context, owner, slug, href string, cond Condi
 		return err
 	}
 	now := s.now().UTC()
-	return s.clientWrite(ctx, func(tx *gorm.DB) error {
+	err = s.clientWrite(ctx, func(tx *gorm.DB) error {
 		var cur itemRow
 		err := tx.Where("collection_id = ? AND href = ?", col.ID, href).Take(&cur).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -710,7 +734,7 @@ func (s *Store) Delete(ctx context.Context, owner, slug, href string, cond Condi
 		if err := tx.Where("item_id = ?", cur.ID).Take(&idm).Error; err != nil {
 			return err
 		}
-		if _, err := bump(tx, col.ID, href, true); err != nil {
+		if _, err := s.bump(tx, col.ID, href, true); err != nil {
 			return err
 		}
 		if err := removeItem(tx, cur.ID); err != nil {
@@ -724,6 +748,10 @@ func (s *Store) Delete(ctx context.Context, owner, slug, href string, cond Condi
 		// delete of a record the CRM never made is a harmless 404.
 		return s.enqueue(tx, cur.ID, col, crmclient.Kind(idm.CRMKind), opDelete, idm.CRMID, nil, now)
 	})
+	if err == nil {
+		s.afterClientWrite(ctx, owner, slug)
+	}
+	return err
 }
 
 func removeItem(tx *gorm.DB, itemID int64) error {

@@ -356,7 +356,7 @@ func (y *Syncer) addItem(tx *gorm.DB, cd codec, col collectionRow, rec crmclient
 		return err
 	}
 	href := rec.ID + cd.ext()
-	rev, err := bump(tx, col.ID, href, false)
+	rev, err := y.st.bump(tx, col.ID, href, false)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,17 +34,19 @@ var (
 type Store struct {
 	db *gorm.DB
 	// Prepared statements of the read paths clients hit most.
-	stmtGet, stmtList, stmtListBody          *sql.Stmt
-	stmtCollection, stmtChanges, stmtGetMany *sql.Stmt
-	stmtQuery, stmtQueryBody, stmtStamp      *sql.Stmt
-	stmtCollectionFull, stmtObjects          *sql.Stmt
-	stmtObjectsBody                          *sql.Stmt
-	listings                                 *listings     // collections' (href, ETag) lists, see listing.go
-	writer                                   chan struct{} // one client write at a time (clientWrite)
-	log                                      *slog.Logger
-	now                                      func() time.Time
-	cost                                     int    // bcrypt cost of new password hashes
-	dummy                                    []byte // a hash to compare against for unknown users
+	stmtGet, stmtList, stmtListBody     *sql.Stmt
+	stmtChanges, stmtGetMany            *sql.Stmt
+	stmtQuery, stmtQueryBody, stmtStamp *sql.Stmt
+	stmtCollectionFull, stmtObjects     *sql.Stmt
+	stmtObjectsBody                     *sql.Stmt
+	listings                            *listings       // collections' (href, ETag) lists, see listing.go
+	hot                                 *hotCollections // collections' heads and latest changes, see hot.go
+	users                               *usersMarker    // changes of users by any process, see marker.go
+	writer                              chan struct{}   // one client write at a time (clientWrite)
+	log                                 *slog.Logger
+	now                                 func() time.Time
+	cost                                int    // bcrypt cost of new password hashes
+	dummy                               []byte // a hash to compare against for unknown users
 }
 
 // pageCacheKiB is the page cache of each database connection.
@@ -97,7 +100,12 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
 	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy, listings: newListings(defaultListingEntries),
-		writer: make(chan struct{}, 1)}
+		hot: newHotCollections(), users: newUsersMarker(filepath.Join(dir, markerFile)), writer: make(chan struct{}, 1)}
+	if f, err := os.OpenFile(st.users.path, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else {
+		o.Logger.Warn("cannot create the users marker: users and collections are read from the database every time", "err", err)
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -110,7 +118,6 @@ func Open(dir string, o Options) (*Store, error) {
 			WHERE c.owner = ? AND c.slug = ? AND i.href = ?`},
 		{&st.stmtList, `SELECT href, uid, etag, revision FROM items WHERE collection_id = ? ORDER BY href`},
 		{&st.stmtListBody, `SELECT href, uid, etag, revision, body FROM items WHERE collection_id = ? ORDER BY href`},
-		{&st.stmtCollection, `SELECT id, revision, pruned FROM collections WHERE owner = ? AND slug = ?`},
 		{&st.stmtQuery, spanQuery("href, uid, etag, revision")},
 		{&st.stmtQueryBody, spanQuery("href, uid, etag, revision, body")},
 		{&st.stmtStamp, `SELECT password_hash FROM users WHERE name = ?`},
@@ -122,7 +129,7 @@ func Open(dir string, o Options) (*Store, error) {
 		{&st.stmtObjects, `SELECT group_concat(etag || href, '/'), max(href), count(*)
 			FROM (SELECT href, etag FROM items INDEXED BY idx_item_listing WHERE collection_id = ? AND href > ? ORDER BY href LIMIT ?)`},
 		{&st.stmtObjectsBody, `SELECT href, etag, body FROM items WHERE collection_id = ? ORDER BY href`},
-		{&st.stmtCollectionFull, `SELECT id, owner, slug, kind, revision, display_name, color, "order" FROM collections WHERE owner = ? AND slug = ?`},
+		{&st.stmtCollectionFull, `SELECT id, owner, slug, kind, revision, display_name, color, "order", pruned FROM collections WHERE owner = ? AND slug = ?`},
 		// The latest change of each href after a revision: one range scan
 		// of the primary key (collection_id, revision). SQLite takes the
 		// bare column deleted from the row of MAX(revision). The ETag of
@@ -146,7 +153,7 @@ func Open(dir string, o Options) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody, s.stmtCollection, s.stmtChanges, s.stmtGetMany,
+	for _, st := range []*sql.Stmt{s.stmtGet, s.stmtList, s.stmtListBody, s.stmtChanges, s.stmtGetMany,
 		s.stmtQuery, s.stmtQueryBody, s.stmtStamp, s.stmtCollectionFull, s.stmtObjects, s.stmtObjectsBody} {
 		st.Close()
 	}
@@ -208,7 +215,7 @@ func (s *Store) AddUser(ctx context.Context, name, password string, crm crmclien
 	if err != nil {
 		return User{}, err
 	}
-	return row.user(), nil
+	return row.user(), s.usersChanged()
 }
 
 func (r userRow) user() User {
@@ -251,7 +258,7 @@ func ensureCollections(db *gorm.DB) error {
 // RemoveUser removes a user and everything the gateway keeps for them;
 // their CRM records are not touched.
 func (s *Store) RemoveUser(ctx context.Context, name string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("name = ?", name).Delete(&userRow{})
 		if res.Error != nil {
 			return res.Error
@@ -279,6 +286,10 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 		}
 		return tx.Where("owner = ?", name).Delete(&collectionRow{}).Error
 	})
+	if err != nil {
+		return err
+	}
+	return s.usersChanged()
 }
 
 // Users lists the gateway's users by name.
@@ -352,20 +363,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("%w: user %s", ErrNotFound, name)
 	}
-	return nil
-}
-
-// CredentialStamp returns an opaque value that changes whenever the user's
-// password changes or the user is removed (ErrNotFound). It lets a server
-// cache verified passwords safely: a cached login is good only while the
-// stamp is unchanged.
-func (s *Store) CredentialStamp(ctx context.Context, name string) (string, error) {
-	var hash string
-	err := s.stmtStamp.QueryRowContext(noCancel(ctx), name).Scan(&hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: user %s", ErrNotFound, name)
-	}
-	return hash, err
+	return s.usersChanged()
 }
 
 // UserAddress is the e-mail address of a user's CRM identity ("" when

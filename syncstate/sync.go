@@ -306,7 +306,7 @@ func (y *Syncer) rewrite(tx *gorm.DB, s *itemState, toClient crmclient.Columns, 
 	if bytes.Equal(body, s.item.Body) {
 		return nil // a value the client's format cannot carry exactly; nothing changes
 	}
-	rev, err := bump(tx, s.col.ID, s.item.Href, false)
+	rev, err := y.st.bump(tx, s.col.ID, s.item.Href, false)
 	if err != nil {
 		return err
 	}
@@ -369,7 +369,7 @@ func (y *Syncer) deleteItem(tx *gorm.DB, itemID int64, why string) error {
 		}
 		return err
 	}
-	if _, err := bump(tx, it.CollectionID, it.Href, true); err != nil {
+	if _, err := y.st.bump(tx, it.CollectionID, it.Href, true); err != nil {
 		return err
 	}
 	if err := tx.Where("item_id = ? AND state = ?", itemID, statePending).Delete(&outboxRow{}).Error; err != nil {

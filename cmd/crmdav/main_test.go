@@ -111,3 +111,24 @@ func TestDemoCRMServes(t *testing.T) {
 		t.Fatal("democrm did not stop")
 	}
 }
+
+// One crmdav serve at a time uses a state directory: a second one stops at
+// once with a message that says why, and the lock goes with the first.
+func TestServeLocksItsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockServing(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "another crmdav serve is using "+dir) {
+		t.Errorf("second serve: exit %d, stderr %q", code, errOut.String())
+	}
+	unlock()
+	unlock2, err := lockServing(dir)
+	if err != nil {
+		t.Fatalf("after the first let go: %v", err)
+	}
+	unlock2()
+}

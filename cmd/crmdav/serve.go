@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/crmdav/crmdav/crmclient"
@@ -46,6 +47,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
+	unlock, err := lockServing(*dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := syncstate.Open(*dir, syncstate.Options{Logger: log})
 	if err != nil {
 		return err
@@ -148,3 +154,24 @@ func startDemo(ctx context.Context, st *syncstate.Store, dir, password string, l
 }
 
 var _ crmclient.CRM = (*dataverse.Client)(nil)
+
+// lockServing makes sure one crmdav serve at a time uses a state
+// directory: two would push the same changes to the CRM twice, and the
+// server keeps collections' state in memory (syncstate/hot.go), which only
+// other processes' changes of users reach. The lock is released when the
+// process ends, however it ends.
+func lockServing(dir string) (func(), error) {
+	path := filepath.Join(dir, "serve.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another crmdav serve is using %s (%s is locked); stop it first, or give this one another --data", dir, path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
