@@ -171,14 +171,14 @@ func (s *Store) Items(ctx context.Context, owner, slug string, withBody bool, fn
 // collection's cached listing, brought up to date from the change log
 // (listing.go).
 func (s *Store) Objects(ctx context.Context, owner, slug string, withBody bool, fn func(Item) error) error {
-	col, err := s.head(ctx, owner, slug)
+	e, err := s.hotHead(ctx, owner, slug)
 	if err != nil {
 		return err
 	}
 	if withBody {
-		return scanItems(ctx, s.stmtObjectsBody, []any{col.id}, func(it *Item) []any { return []any{&it.Href, &it.ETag, &it.Body} }, fn)
+		return scanItems(ctx, s.stmtObjectsBody, []any{e.c.ID}, func(it *Item) []any { return []any{&it.Href, &it.ETag, &it.Body} }, fn)
 	}
-	l, err := s.listingOf(ctx, col)
+	l, err := s.listingOf(ctx, e)
 	if err != nil {
 		return err
 	}

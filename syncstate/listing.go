@@ -98,17 +98,23 @@ func (c *listings) forget(colID int64) {
 	}
 }
 
-// listingOf returns the listing of collection col, at col's revision or
-// later, from the cache when it can.
-func (s *Store) listingOf(ctx context.Context, col collectionHead) (*listing, error) {
+// listingOf returns the listing of the collection of hot entry e, at its
+// revision or later, from the cache when it can: brought up to date from
+// the entry's latest changes when they reach back far enough, else from
+// the change log.
+func (s *Store) listingOf(ctx context.Context, e *hotCol) (*listing, error) {
+	col := collectionHead{id: e.c.ID, revision: e.c.Revision, pruned: e.pruned}
 	l := s.listings.get(col.id)
 	if l != nil && l.revision == col.revision {
 		return l, nil
 	}
 	if l != nil && l.revision < col.revision && l.revision >= col.pruned {
-		changes, err := s.changesAfter(ctx, col.id, l.revision)
-		if err != nil {
-			return nil, err
+		changes, ok := e.changes(l.revision)
+		if !ok {
+			var err error
+			if changes, err = s.changesAfter(ctx, col.id, l.revision); err != nil {
+				return nil, err
+			}
 		}
 		// Applying costs a pass over the listing; past a quarter of it
 		// in changes, reading the index again is about as cheap.
