@@ -1,12 +1,14 @@
 package syncstate
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -425,5 +427,44 @@ func TestListingUnderConcurrentWrites(t *testing.T) {
 	st.Items(ctx, "alice", "contacts", false, func(it Item) error { want = append(want, it.Href+" "+it.ETag); return nil })
 	if !slices.Equal(got, want) {
 		t.Fatalf("after the writes: cached listing %q, database %q", got, want)
+	}
+}
+
+// GetMany answers in the order of the hrefs asked for, an href named twice
+// twice, one that does not exist not at all, whatever order SQLite reads
+// the rows in.
+func TestGetManyOrder(t *testing.T) {
+	ctx := context.Background()
+	st := openWithAlice(t)
+	for i := range 30 {
+		name := fmt.Sprintf("c%02d", i)
+		if _, _, err := st.Put(ctx, "alice", "contacts", name+".vcf", hotCard(name, "x"), Conditions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for range 20 {
+		var hrefs, want []string
+		for range 1 + rnd.IntN(60) {
+			n := rnd.IntN(40) // 30..39 do not exist
+			h := fmt.Sprintf("c%02d.vcf", n)
+			hrefs = append(hrefs, h)
+			if n < 30 {
+				want = append(want, h)
+			}
+		}
+		var got []string
+		if err := st.GetMany(ctx, "alice", "contacts", hrefs, func(it Item) error {
+			if !bytes.Contains(it.Body, []byte("UID:"+strings.TrimSuffix(it.Href, ".vcf"))) || it.ETag != etagOf(it.Body) {
+				t.Fatalf("%s: body or ETag of another item", it.Href)
+			}
+			got = append(got, it.Href)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("GetMany(%q) = %q, want %q", hrefs, got, want)
+		}
 	}
 }
