@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/http"
 	"strconv"
 	"strings"
@@ -388,18 +389,62 @@ var textEsc = func() (t [utf8.RuneSelf]string) {
 	return t
 }()
 
-// appendText appends s to dst as XML element content.
+// textLook marks the bytes appendText must look at: those textEsc
+// escapes, and the bytes of multi-byte UTF-8 sequences.
+var textLook = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= utf8.RuneSelf || textEsc[c] != ""
+	}
+	return t
+}()
+
+// Eight-byte masks of swarLook.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// swarLook returns a mask of the eight bytes of x (the first in the low
+// bits) whose lowest set bit is in the first byte that may need a look: a
+// byte under 0x20 (tab and LF included) or from 0x80, '&', '<' or '>'; 0
+// if there is none. Bits above the lowest may be wrong (borrows).
+// ("Determine if a word has a byte less than n", Bit Twiddling Hacks.)
+func swarLook(x uint64) uint64 {
+	zero := func(v uint64) uint64 { return (v - swarLo) &^ v & swarHi }
+	gtlt := (x | 0x02*swarLo) ^ '>'*swarLo // '<' and '>' differ in bit 1 only
+	return x&swarHi | (x-0x20*swarLo)&^x&swarHi | zero(x^'&'*swarLo) | zero(gtlt)
+}
+
+// appendText appends s to dst as XML element content. Element content is
+// mostly plain ASCII (vCards, iCalendar): it is passed over eight bytes at
+// a time up to the next byte that may need a look.
 func appendText(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if e := textEsc[c]; e != "" {
-				dst = append(dst, s[last:i]...)
-				dst = append(dst, e...)
-				last = i + 1
+		if i+8 <= len(s) {
+			t := s[i : i+8]
+			x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+				uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+			m := swarLook(x)
+			if m == 0 {
+				i += 8
+				continue
 			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
+		c := s[i]
+		if !textLook[c] {
 			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[last:i]...)
+			dst = append(dst, textEsc[c]...)
+			i++
+			last = i
+			if c == '\r' && i < len(s) && s[i] == '\n' {
+				i++ // CRLF, the line end of vCard and iCalendar
+			}
 			continue
 		}
 		r, width := utf8.DecodeRuneInString(s[i:])
