@@ -24,14 +24,18 @@ import (
 // xmlURL; end-of-line handling is XML 1.0 §2.11 ("\r\n" and "\r" read as
 // "\n"), as in encoding/xml.
 func parseTreeFast(body []byte) (*node, bool) {
-	n := bytes.Count(body, []byte{'<'}) // every element starts with one
-	if n == 0 {
+	// Every element starts with a '<' that no '/' follows.
+	n := bytes.Count(body, []byte{'<'}) - bytes.Count(body, []byte("</"))
+	if n <= 0 {
 		return nil, false
 	}
+	n = min(n, maxXMLElements)
+	link := make([]int32, 2*n)
 	p := fastParser{
 		s:      string(body),
-		nodes:  make([]node, 0, min(n, maxXMLElements)),
-		parent: make([]int32, 0, min(n, maxXMLElements)),
+		nodes:  make([]node, 0, n),
+		parent: link[:0:n],
+		count:  link[n:],
 		stack:  make([]frame, 0, maxXMLDepth),
 	}
 	if !p.parse() {
@@ -46,6 +50,7 @@ type fastParser struct {
 	s       string
 	nodes   []node  // in document order; nodes[0] is the root
 	parent  []int32 // index of each node's parent, -1 for the root
+	count   []int32 // number of children of each node (build)
 	attrs   []xml.Attr
 	ns      []nsBinding // declarations in scope, innermost last
 	stack   []frame     // open elements
@@ -499,8 +504,7 @@ var predefined = [...]struct {
 // build links the nodes into a tree: the children of all nodes share one
 // slice.
 func (p *fastParser) build() *node {
-	nodes := p.nodes
-	count := make([]int32, len(nodes))
+	nodes, count := p.nodes, p.count
 	for _, par := range p.parent[1:] {
 		count[par]++
 	}
