@@ -415,10 +415,14 @@ func swarLook(x uint64) uint64 {
 	return x&swarHi | (x-0x20*swarLo)&^x&swarHi | zero(x^'&'*swarLo) | zero(gtlt)
 }
 
+// text is a string or the bytes of one: calendar and address data are
+// written from the stored bytes without a copy into a string.
+type text interface{ ~string | ~[]byte }
+
 // appendText appends s to dst as XML element content. Element content is
 // mostly plain ASCII (vCards, iCalendar): it is passed over eight bytes at
 // a time up to the next byte that may need a look.
-func appendText(dst []byte, s string) []byte {
+func appendText[T text](dst []byte, s T) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		if i+8 <= len(s) {
@@ -447,7 +451,11 @@ func appendText(dst []byte, s string) []byte {
 			}
 			continue
 		}
-		r, width := utf8.DecodeRuneInString(s[i:])
+		if c >= 0xC2 && c < 0xE0 && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+			i += 2 // U+0080 to U+07FF, all allowed (Latin, Greek, Cyrillic…)
+			continue
+		}
+		r, width := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if !inCharRange(r) || r == utf8.RuneError && width == 1 {
 			dst = append(dst, s[last:i]...)
 			dst = append(dst, "\uFFFD"...)
@@ -462,7 +470,7 @@ func appendText(dst []byte, s string) []byte {
 // values (calendar and address data) appends to w's own buffer
 // (bufio.Writer.AvailableBuffer) rather than writing every run between
 // two escapes separately.
-func writeText(w *bufio.Writer, s string) {
+func writeText[T text](w *bufio.Writer, s T) {
 	for len(s) > 0 {
 		buf := w.AvailableBuffer()
 		if cap(buf) < 64 {
@@ -806,7 +814,7 @@ func (ow *objWriter) write(o *Object) {
 				break
 			}
 			w.Write(append(b, p.open...))
-			writeText(w, string(v))
+			writeText(w, v)
 			b = append(w.AvailableBuffer(), p.close...)
 		}
 	}
