@@ -89,3 +89,21 @@ func BenchmarkPut10k(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkGetMany100 measures the store's part of a multiget of 100
+// random cards of a 10,000-card address book.
+func BenchmarkGetMany100(b *testing.B) {
+	st := seedBench(b, 10_000)
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	hrefs := make([]string, 100)
+	for b.Loop() {
+		for i := range hrefs {
+			hrefs[i] = fmt.Sprintf("bench-%05d.vcf", rnd.IntN(10_000))
+		}
+		n := 0
+		if err := st.GetMany(ctx, "bench", "contacts", hrefs, func(Item) error { n++; return nil }); err != nil || n != len(hrefs) {
+			b.Fatal(n, err)
+		}
+	}
+}
