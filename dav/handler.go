@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -112,6 +113,18 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := parsePath(r.URL.Path)
 	if err != nil {
+		switch r.Method {
+		case "MKCOL", "MKCALENDAR":
+			// A collection inside a collection (litmus begins with
+			// one) is refused as every MKCOL is, not "not found".
+			return h.serveMkcol(r)
+		case http.MethodPut:
+			if nested(r.URL.Path) {
+				// RFC 4918 §9.7.1: a PUT whose parent collection does
+				// not exist fails with 409 (Conflict).
+				return failf(http.StatusConflict, "no collection to hold %q", r.URL.Path)
+			}
+		}
 		return err
 	}
 	if t.user != "" && t.user != user {
@@ -160,6 +173,17 @@ type target struct {
 	kind             kind
 	root             string // the href of a kindRoot: "/" or "/dav/"
 	user, slug, name string
+}
+
+// nested reports whether p is a clean path below an object's place (a
+// member of a collection inside a collection, which cannot exist).
+func nested(p string) bool {
+	rest, ok := strings.CutPrefix(p, davRoot)
+	if !ok {
+		return false
+	}
+	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	return len(segs) > 3 && segs[0] != principalsDir && !slices.ContainsFunc(segs, func(s string) bool { return s == "" || s == "." || s == ".." })
 }
 
 // parsePath maps a request path to a resource of the layout, or 404.

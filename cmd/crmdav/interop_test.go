@@ -631,3 +631,33 @@ longdatetimeformat = %%Y-%%m-%%d %%H:%%M
 		t.Errorf("khal list:\n%s", out)
 	}
 }
+
+// TestLitmus runs litmus, the WebDAV server test suite, against an address
+// book and a calendar. Every litmus suite begins by making a collection of
+// its own (MKCOL) to PUT arbitrary files into; a gateway whose collections
+// are the CRM's refuses that by design (README: MKCOL), so litmus can judge
+// only its opening: OPTIONS, the DAV classes, and that the refusal is a
+// clean 403 rather than a 404, a 5xx or a hang. This pins that, with
+// litmus's own words.
+func TestLitmus(t *testing.T) {
+	litmus := need(t, "litmus")
+	g := startGateway(t)
+	for _, col := range []string{"contacts", "appointments"} {
+		dir := t.TempDir()
+		cmd := exec.Command(litmus, g.url+"dav/alice/"+col+"/", g.user, g.password)
+		cmd.Dir = dir // litmus writes debug.log there
+		cmd.Env = append(os.Environ(), "TESTS=basic")
+		out, _ := cmd.CombinedOutput() // litmus exits 1: begin fails
+		s := string(out)
+		if !regexp.MustCompile(`init\.+ pass`).MatchString(s) {
+			t.Errorf("%s: litmus init did not pass:\n%s", col, s)
+		}
+		want := "Could not create new collection `/dav/alice/" + col + "/litmus/' for tests: 403 Forbidden"
+		if !strings.Contains(s, want) {
+			t.Errorf("%s: litmus's MKCOL was not refused with 403:\n%s", col, s)
+		}
+		if regexp.MustCompile(`: 5\d\d `).MatchString(s) {
+			t.Errorf("%s: a server error:\n%s", col, s)
+		}
+	}
+}
