@@ -72,6 +72,10 @@ type frame struct {
 
 const xmlURL = "http://www.w3.org/XML/1998/namespace"
 
+// maxFastNS bounds the namespace declarations in scope that parseTreeFast
+// looks names up in; clients declare a handful.
+const maxFastNS = 64
+
 // Byte classes.
 var (
 	// special: bytes of text that are not simply part of it.
@@ -283,6 +287,9 @@ func (p *fastParser) startTag(i int, rootDone *bool) (int, bool) {
 			return 0, false
 		}
 		i = j + 1 // past the closing quote
+		if (apfx == "xmlns" || apfx == "" && alocal == "xmlns") && len(p.ns) >= maxFastNS {
+			return 0, false // lookups are linear: leave many to encoding/xml's map
+		}
 		switch {
 		case apfx == "xmlns":
 			if alocal == "xml" || alocal == "xmlns" {

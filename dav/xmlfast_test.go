@@ -55,6 +55,7 @@ END:VCALENDAR&#13;
 	"  \r\n\t<a/>\n\n",
 	`<a.b-c_d:e.f-g_1 xmlns:a.b-c_d="u"></a.b-c_d:e.f-g_1>`,
 	`<a x="&lt;&#9;&#10;&#13;'>"/>`,
+	manyNS(maxFastNS),
 }
 
 // slowBodies are bodies parseTreeFast must leave to encoding/xml, whether
@@ -126,6 +127,18 @@ var slowBodies = []string{
 	`<a></ a>`,
 	"<a>" + strings.Repeat("<b>", maxXMLDepth) + strings.Repeat("</b>", maxXMLDepth) + "</a>",
 	"<a>" + strings.Repeat("<b/>", maxXMLElements) + "</a>",
+	manyNS(maxFastNS + 1),
+}
+
+// manyNS is a body that declares n namespaces on its root.
+func manyNS(n int) string {
+	var b strings.Builder
+	b.WriteString("<a")
+	for k := range n {
+		fmt.Fprintf(&b, ` xmlns:p%d="urn:%d"`, k, k)
+	}
+	b.WriteString("><p0:b/></a>")
+	return b.String()
 }
 
 // multiget100Body is the body of BenchmarkMultiget100 in server/.
@@ -243,4 +256,105 @@ func BenchmarkParseTree(b *testing.B) {
 			}
 		})
 	}
+}
+
+// genXML makes a body of request-like XML from the choices in data:
+// elements and attributes under declared, undeclared and reserved
+// prefixes, declarations, entities, line ends and stray bytes, so that
+// FuzzParseTreeFastGen reaches namespace scoping more often than
+// mutations of bytes do.
+func genXML(data []byte) string {
+	next := func() int {
+		if len(data) == 0 {
+			return 0
+		}
+		c := data[0]
+		data = data[1:]
+		return int(c)
+	}
+	prefixes := []string{"", "a", "b", "D", "xml", "xmlns"}
+	locals := []string{"a", "prop", "xmlns", "x.y-z_1"}
+	uris := []string{"DAV:", "", "urn:a", "u&amp;v", "urn:ietf:params:xml:ns:carddav"}
+	pieces := []string{"x", "&amp;", "&lt;&gt;&quot;&apos;", "&#13;", "&#x41;", "\r\n", "\r", "\n", " ", "\t", "é", "☕", "]]>", "]]", "&#x1F600;", "<", "&bogus;", "'", `"`, ">"}
+	qn := func() string {
+		p, l := prefixes[next()%len(prefixes)], locals[next()%len(locals)]
+		if p == "" {
+			return l
+		}
+		return p + ":" + l
+	}
+	value := func() string {
+		var v strings.Builder
+		for n := next() % 3; n > 0; n-- {
+			v.WriteString(pieces[next()%len(pieces)])
+		}
+		return v.String()
+	}
+	var b strings.Builder
+	if next()&1 == 1 {
+		b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+	}
+	var stack []string
+	for len(data) > 0 {
+		switch op := next(); op % 7 {
+		case 0, 1:
+			name := qn()
+			b.WriteString("<" + name)
+			for n := next() % 4; n > 0; n-- {
+				switch next() % 4 {
+				case 0:
+					b.WriteString(" xmlns:" + prefixes[next()%len(prefixes)] + `="` + uris[next()%len(uris)] + `"`)
+				case 1:
+					b.WriteString(` xmlns="` + uris[next()%len(uris)] + `"`)
+				default:
+					q := `"`
+					if next()&1 == 1 {
+						q = "'"
+					}
+					b.WriteString(" " + qn() + "=" + q + value() + q)
+				}
+			}
+			if op%7 == 1 {
+				b.WriteString("/>")
+			} else {
+				b.WriteString(">")
+				stack = append(stack, name)
+			}
+		case 2, 3:
+			if len(stack) > 0 {
+				b.WriteString("</" + stack[len(stack)-1] + ">")
+				stack = stack[:len(stack)-1]
+			}
+		case 4:
+			b.WriteString(value())
+		case 5:
+			b.WriteString(" \r\n"[next()%3:])
+		case 6:
+			b.WriteByte(byte(next()))
+		}
+	}
+	for k := len(stack) - 1; k >= 0; k-- {
+		b.WriteString("</" + stack[k] + ">")
+	}
+	return b.String()
+}
+
+// FuzzParseTreeFastGen: FuzzParseTreeFast on bodies made by genXML.
+func FuzzParseTreeFastGen(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 2, 3, 0, 1, 2, 2, 4, 7, 0, 1, 0, 2, 3, 1, 2, 4, 5, 2, 1, 4, 2, 9})
+	f.Add([]byte("fuzz the namespaces of nested elements, with text and attributes"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		body := []byte(genXML(data))
+		got, ok := parseTreeFast(body)
+		if !ok {
+			return
+		}
+		want, err := parseTreeStd(body)
+		if err != nil {
+			t.Fatalf("fast path read %q, which encoding/xml refuses: %v", body, err)
+		}
+		if d := sameTree(got, want); d != "" {
+			t.Fatalf("%q: %s", body, d)
+		}
+	})
 }
