@@ -92,7 +92,7 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 		oc     *Collection
 	}
 	var (
-		batch []mgEntry
+		batch = make([]mgEntry, 0, min(len(root.children), maxBatch))
 		names []string // of the entries in c, when looked up together
 	)
 	// write answers entry e, with its object o (nil: not found) when it
@@ -130,6 +130,7 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 		if bg != nil {
 			// Together only when every entry to look up is in c: no
 			// other lookup runs while the Store streams the batch.
+			names = make([]string, 0, len(batch))
 			for i := range batch {
 				e := &batch[i]
 				if e.status != 0 {
@@ -140,6 +141,9 @@ func (h *handler) serveMultiget(w http.ResponseWriter, r *http.Request, t target
 					break
 				}
 				names = append(names, e.ot.name)
+			}
+			if len(names) == 0 {
+				names = nil // nothing to look up together
 			}
 		}
 		if names == nil {
