@@ -398,6 +398,15 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.max {
 		return nil, failf(http.StatusRequestEntityTooLarge, "body of %d bytes over the limit of %d", r.ContentLength, h.max)
 	}
+	if r.ContentLength >= 0 {
+		// A known length (net/http stops the body there): read into
+		// a buffer of that size, not one grown by doubling.
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, failf(http.StatusBadRequest, "reading body: %v", err)
+		}
+		return b, nil
+	}
 	var buf bytes.Buffer
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, h.max+1))
 	if err != nil {

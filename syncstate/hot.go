@@ -1,10 +1,12 @@
 package syncstate
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/crmdav/crmdav/crmclient"
@@ -182,30 +184,41 @@ func (h *hotCollections) clear() {
 }
 
 // changes answers Changes(since) from the entry when its tail covers
-// since: each href once with its latest change, in revision order.
+// since: each href once with its latest change, in revision order. It
+// reads only the changes after since (the tail is in revision order).
 func (e *hotCol) changes(since int64) ([]Change, bool) {
 	if since < e.tailFrom {
 		return nil, false
 	}
-	var out []Change
-	at := map[string]int{}
-	for _, c := range e.tail {
-		if c.Revision <= since {
-			continue
-		}
-		if i, ok := at[c.Href]; ok {
-			out[i].Href = "" // superseded: dropped below
-		}
-		at[c.Href] = len(out)
-		out = append(out, c)
+	first, _ := slices.BinarySearchFunc(e.tail, since+1, func(c Change, rev int64) int { return cmp.Compare(c.Revision, rev) })
+	after := e.tail[first:]
+	out := make([]Change, 0, len(after))
+	if len(after) > 64 {
+		return appendLatest(out, after), true
 	}
-	kept := out[:0]
-	for _, c := range out {
-		if c.Href != "" {
-			kept = append(kept, c)
+	// A change is kept unless its href changes again later: a short
+	// scan for the few changes a report usually covers.
+	for i, c := range after {
+		if !slices.ContainsFunc(after[i+1:], func(x Change) bool { return x.Href == c.Href }) {
+			out = append(out, c)
 		}
 	}
-	return kept, true
+	return out, true
+}
+
+// appendLatest appends to out the changes of cs (in revision order) that
+// no later change of the same href supersedes.
+func appendLatest(out, cs []Change) []Change {
+	last := make(map[string]int, len(cs))
+	for i, c := range cs {
+		last[c.Href] = i
+	}
+	for i, c := range cs {
+		if last[c.Href] == i {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // hotHead returns the current entry of a collection, from memory when it
