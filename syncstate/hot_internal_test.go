@@ -189,7 +189,8 @@ func TestHotWriteInFlight(t *testing.T) {
 
 // Another Store on the same directory stands for another process (crmdav
 // user ... beside crmdav serve): its changes of users reach this Store's
-// cached credential stamps and collections at once, through the marker.
+// cached credential stamps and collections within markerEvery, through
+// the marker.
 func TestUsersMarkerReachesOtherStores(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -217,12 +218,14 @@ func TestUsersMarkerReachesOtherStores(t *testing.T) {
 	if err := admin.SetPassword(ctx, "bob", "password-2"); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(markerEvery)
 	if stamp2, err := serving.CredentialStamp(ctx, "bob"); err != nil || stamp2 == stamp1 {
 		t.Fatalf("stamp after a password change elsewhere: unchanged=%v, %v", stamp2 == stamp1, err)
 	}
 	if err := admin.RemoveUser(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(markerEvery)
 	if _, err := serving.CredentialStamp(ctx, "bob"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("stamp of a user removed elsewhere: %v", err)
 	}
@@ -232,6 +235,7 @@ func TestUsersMarkerReachesOtherStores(t *testing.T) {
 	if _, err := admin.AddUser(ctx, "bob", "password-3", crmclient.User{ID: "00000000-0000-0000-0000-00000000000b"}); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(markerEvery)
 	if c2, err := serving.Collection(ctx, "bob", "contacts"); err != nil || c2.ID == c1.ID {
 		t.Fatalf("collection of a user added again elsewhere: id %d (was %d), %v", c2.ID, c1.ID, err)
 	}

@@ -13,14 +13,18 @@ import (
 // usersMarker is how a change of users reaches the in-memory state of a
 // running server from another process (crmdav user add|remove|passwd runs
 // beside crmdav serve): after such a change commits, the changing Store
-// appends a byte to the file users.changed next to the database. Every
-// Store looks at the file's size and time (one stat) before it trusts its
-// cached credential stamps and collection heads, and drops them when the
-// file changed. The size only ever grows, so no change goes unseen.
+// appends a byte to the file users.changed next to the database. A Store
+// looks at the file's size and time (one stat, at most once per
+// markerEvery) before it trusts its cached credential stamps and
+// collection heads, and drops them when the file changed. The size only
+// ever grows, so no change goes unseen. A change made through this Store
+// drops its caches at once.
 type usersMarker struct {
 	path string
 	mu   sync.Mutex
 	seen markerState
+	// looked is when the file was last looked at (monotonic).
+	looked time.Time
 	// stamps caches CredentialStamp by user (bounded: cleared when full).
 	stamps map[string]string
 }
@@ -51,11 +55,25 @@ func (m *usersMarker) state() markerState {
 	return markerState{size: fi.Size(), mod: fi.ModTime(), valid: true}
 }
 
+// markerEvery is how often the users marker is looked at: a request reads
+// a collection's head two or three times, and a stat each time was a fifth
+// of a small report's time. Another process's change of users is seen
+// within this time.
+const markerEvery = time.Millisecond
+
 // checkUsersMarker drops the caches that depend on users when the marker
 // changed since the last look.
 func (s *Store) checkUsersMarker() {
+	s.users.mu.Lock()
+	recent := s.users.seen.valid && time.Since(s.users.looked) < markerEvery
+	s.users.mu.Unlock()
+	if recent {
+		return
+	}
+	t := time.Now()
 	now := s.users.state()
 	s.users.mu.Lock()
+	s.users.looked = t
 	changed := !now.valid || now != s.users.seen
 	if changed {
 		s.users.seen = now
