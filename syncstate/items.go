@@ -304,15 +304,27 @@ func scanItems(ctx context.Context, stmt *sql.Stmt, args []any, fields func(*Ite
 }
 
 // GetMany calls fn for the items of a collection named by hrefs that
-// exist, in the order of hrefs (an href named twice is answered twice),
-// streaming one query's rows: one statement however many hrefs. It is for
-// serving (multiget): only Href, ETag and Body are read. A collection that
-// does not exist is ErrNotFound.
+// exist, in the order of hrefs (an href named twice is answered twice). It
+// is for serving (multiget): only Href, ETag and Body are set. With the
+// collection's listing current, the ETags come from it and the bodies from
+// the cache (bodies.go), and only the others are read; else one statement
+// reads them all. A collection that does not exist is ErrNotFound.
 func (s *Store) GetMany(ctx context.Context, owner, slug string, hrefs []string, fn func(Item) error) error {
-	col, err := s.head(ctx, owner, slug)
+	e, err := s.hotHead(ctx, owner, slug)
 	if err != nil {
 		return err
 	}
+	if ok, err := s.getManyCached(ctx, e, hrefs, fn); ok {
+		return err
+	}
+	return s.getMany(ctx, e.c.ID, hrefs, func(it Item) error {
+		s.bodies.put(it.ETag, it.Body)
+		return fn(it)
+	})
+}
+
+// getMany reads items by href in one statement, in the order of hrefs.
+func (s *Store) getMany(ctx context.Context, colID int64, hrefs []string, fn func(Item) error) error {
 	if len(hrefs) == 0 {
 		return nil
 	}
@@ -320,7 +332,7 @@ func (s *Store) GetMany(ctx context.Context, owner, slug string, hrefs []string,
 	if err != nil {
 		return err
 	}
-	rows, err := s.stmtGetMany.QueryContext(noCancel(ctx), string(names), col.id)
+	rows, err := s.stmtGetMany.QueryContext(noCancel(ctx), string(names), colID)
 	if err != nil {
 		return err
 	}

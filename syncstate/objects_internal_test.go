@@ -468,3 +468,139 @@ func TestGetManyOrder(t *testing.T) {
 		}
 	}
 }
+
+// GetMany with the body cache answers what the database holds, through
+// random edits and deletions, whether the listing is current or not; and a
+// multiget of bodies read before reads no row.
+func TestGetManyFromCache(t *testing.T) {
+	ctx := context.Background()
+	st := openWithAlice(t)
+	rnd := rand.New(rand.NewPCG(9, 10))
+	live := map[string]bool{}
+	fromDB := func(hrefs []string) []string {
+		col, err := st.collection(st.db, "alice", "contacts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		if err := st.getMany(ctx, col.ID, hrefs, func(it Item) error {
+			out = append(out, it.Href+" "+it.ETag+" "+string(it.Body))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for round := range 60 {
+		for range rnd.IntN(6) {
+			name := fmt.Sprintf("c%02d", rnd.IntN(25))
+			if live[name] && rnd.IntN(3) == 0 {
+				if err := st.Delete(ctx, "alice", "contacts", name+".vcf", Conditions{}); err != nil {
+					t.Fatal(err)
+				}
+				delete(live, name)
+				continue
+			}
+			if _, _, err := st.Put(ctx, "alice", "contacts", name+".vcf", hotCard(name, fmt.Sprint(round, rnd.IntN(3))), Conditions{}); err != nil {
+				t.Fatal(err)
+			}
+			live[name] = true
+		}
+		if rnd.IntN(2) == 0 { // the listing brought up to date (PROPFIND)
+			if err := st.Objects(ctx, "alice", "contacts", false, func(Item) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var hrefs []string
+		for range 1 + rnd.IntN(40) {
+			hrefs = append(hrefs, fmt.Sprintf("c%02d.vcf", rnd.IntN(30)))
+		}
+		var got []string
+		if err := st.GetMany(ctx, "alice", "contacts", hrefs, func(it Item) error {
+			got = append(got, it.Href+" "+it.ETag+" "+string(it.Body))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := fromDB(hrefs); !slices.Equal(got, want) {
+			t.Fatalf("round %d: GetMany(%q)\n= %q\nwant %q", round, hrefs, got, want)
+		}
+	}
+	// Everything read once and the listing current: a second multiget
+	// needs no statement (closed here: reading a row would fail).
+	var all []string
+	for n := range live {
+		all = append(all, n+".vcf")
+	}
+	if err := st.Objects(ctx, "alice", "contacts", false, func(Item) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.GetMany(ctx, "alice", "contacts", all, func(Item) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st.stmtGetMany.Close()
+	n := 0
+	if err := st.GetMany(ctx, "alice", "contacts", all, func(Item) error { n++; return nil }); err != nil || n != len(all) {
+		t.Fatalf("cached multiget: %d of %d, %v", n, len(all), err)
+	}
+}
+
+// The body cache gives back exactly the body put for an ETag, or
+// nothing: through random sizes and many wraps of its ring, the newest
+// bodies kept, the oldest dropped; never one of more than an eighth of it.
+func TestBodyCacheRing(t *testing.T) {
+	c := newBodyCache(64 << 10)
+	defer c.close()
+	if len(c.ring) == 0 {
+		t.Fatal("no ring mapped")
+	}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	bodies := map[string][]byte{}
+	var recent []string
+	for i := range 5000 {
+		etag := fmt.Sprintf(`"e%d"`, i)
+		body := make([]byte, 1+rnd.IntN(3000))
+		for k := range body {
+			body[k] = byte(rnd.IntN(256))
+		}
+		bodies[etag] = body
+		c.put(etag, body)
+		recent = append(recent, etag)
+		if len(recent) > 5 {
+			recent = recent[1:]
+		}
+		for _, e := range recent { // the last few always fit
+			if b, ok := c.get(e); !ok || !bytes.Equal(b, bodies[e]) {
+				t.Fatalf("after put %d: %s missing or changed (%v)", i, e, ok)
+			}
+		}
+		if i%50 == 0 {
+			for e, want := range bodies {
+				if b, ok := c.get(e); ok && !bytes.Equal(b, want) {
+					t.Fatalf("after put %d: %s holds another body", i, e)
+				}
+			}
+		}
+	}
+	kept := 0
+	for _, r := range c.m {
+		kept += r.n
+	}
+	if kept > len(c.ring) || len(c.m) != len(c.order)-c.first {
+		t.Errorf("%d bytes kept in a ring of %d; %d entries, %d in order", kept, len(c.ring), len(c.m), len(c.order)-c.first)
+	}
+	c.put(`"big"`, make([]byte, len(c.ring)/4))
+	if _, ok := c.get(`"big"`); ok {
+		t.Error("a body over an eighth of the ring was kept")
+	}
+	b, _ := c.get(recent[len(recent)-1])
+	b[0]++ // a copy: the cache is not changed through it
+	if b2, _ := c.get(recent[len(recent)-1]); !bytes.Equal(b2, bodies[recent[len(recent)-1]]) {
+		t.Error("a body handed out shares the ring's bytes")
+	}
+	off := newBodyCache(0)
+	off.put(`"x"`, []byte("x"))
+	if _, ok := off.get(`"x"`); ok {
+		t.Error("a cache of 0 bytes kept a body")
+	}
+}

@@ -41,6 +41,7 @@ type Store struct {
 	stmtObjectsBody                     *sql.Stmt
 	listings                            *listings       // collections' (href, ETag) lists, see listing.go
 	hot                                 *hotCollections // collections' heads and latest changes, see hot.go
+	bodies                              *bodyCache      // recently read bodies by ETag, see bodies.go
 	users                               *usersMarker    // changes of users by any process, see marker.go
 	writer                              chan struct{}   // one client write at a time (clientWrite)
 	log                                 *slog.Logger
@@ -59,6 +60,9 @@ type Options struct {
 	// PasswordCost is the bcrypt cost of app-password hashes
 	// (bcrypt.DefaultCost); tests lower it.
 	PasswordCost int
+	// BodyCacheBytes bounds the bodies kept for multigets
+	// (DefaultBodyCacheBytes when 0; negative keeps none).
+	BodyCacheBytes int
 }
 
 // Open opens (creating and migrating) the state database crmdav.db in dir.
@@ -71,6 +75,9 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	if o.PasswordCost == 0 {
 		o.PasswordCost = bcrypt.DefaultCost
+	}
+	if o.BodyCacheBytes == 0 {
+		o.BodyCacheBytes = DefaultBodyCacheBytes
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("not a password"), o.PasswordCost)
 	if err != nil {
@@ -100,7 +107,7 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("syncstate: migrate %s: %w", path, err)
 	}
 	st := &Store{db: db, log: o.Logger, now: o.Now, cost: o.PasswordCost, dummy: dummy, listings: newListings(defaultListingEntries),
-		hot: newHotCollections(), users: newUsersMarker(filepath.Join(dir, markerFile)), writer: make(chan struct{}, 1)}
+		hot: newHotCollections(), bodies: newBodyCache(max(o.BodyCacheBytes, 0)), users: newUsersMarker(filepath.Join(dir, markerFile)), writer: make(chan struct{}, 1)}
 	if f, err := os.OpenFile(st.users.path, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
 		f.Close()
 	} else {
@@ -157,6 +164,7 @@ func (s *Store) Close() error {
 		s.stmtQuery, s.stmtQueryBody, s.stmtStamp, s.stmtCollectionFull, s.stmtObjects, s.stmtObjectsBody} {
 		st.Close()
 	}
+	s.bodies.close()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
