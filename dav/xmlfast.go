@@ -36,7 +36,7 @@ func parseTreeFast(body []byte) (*node, bool) {
 		nodes:  make([]node, 0, n),
 		parent: link[:0:n],
 		count:  link[n:],
-		stack:  make([]frame, 0, maxXMLDepth),
+		stack:  make([]frame, 0, 8), // grows (to maxXMLDepth) for deeper bodies
 	}
 	if !p.parse() {
 		return nil, false
