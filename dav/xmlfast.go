@@ -343,7 +343,11 @@ func (p *fastParser) startTag(i int, rootDone *bool) (int, bool) {
 		*rootDone = depth == 0
 		return i, true
 	}
-	p.stack = p.stack[:depth+1]
+	if depth < cap(p.stack) {
+		p.stack = p.stack[:depth+1] // a frame's text buffer is used again
+	} else {
+		p.stack = append(p.stack[:depth], frame{})
+	}
 	f := &p.stack[depth]
 	*f = frame{n: idx, qname: qn, nsLen: nsLen, buf: f.buf[:0]}
 	return i, true
