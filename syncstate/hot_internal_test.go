@@ -280,3 +280,83 @@ func TestHotBounded(t *testing.T) {
 		t.Fatal("an entry read before forget was kept")
 	}
 }
+
+// Readers and writers at once (run with -race): a reader never sees the
+// revision go back nor a change at or before its token, and once the
+// writers stop the memory answers as the database does.
+func TestHotConcurrent(t *testing.T) {
+	ctx := context.Background()
+	st := openWithAlice(t)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				name := fmt.Sprintf("w%d-%02d.vcf", w, i%10)
+				if _, _, err := st.Put(ctx, "alice", "contacts", name, hotCard(fmt.Sprintf("w%d-%02d", w, i%10), fmt.Sprint(i)), Conditions{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			var last int64
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				c, err := st.Collection(ctx, "alice", "contacts")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if c.Revision < last {
+					errs <- fmt.Errorf("revision went back from %d to %d", last, c.Revision)
+					return
+				}
+				last = c.Revision
+				if last == 0 {
+					continue
+				}
+				since := max(last-5, 1)
+				got, rev, err := st.Changes(ctx, "alice", "contacts", since)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if rev < last {
+					errs <- fmt.Errorf("changes at %d after the collection said %d", rev, last)
+					return
+				}
+				// A change after rev may be told early (it is told
+				// again from rev); none at or before the token.
+				for _, ch := range got {
+					if ch.Revision <= since {
+						errs <- fmt.Errorf("change %+v at or before the token %d", ch, since)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, rev, _ := st.changesFromDatabase(t, "alice", "contacts", 1)
+	got, gotRev, err := st.Changes(ctx, "alice", "contacts", 1)
+	if err != nil || gotRev != rev || !slices.Equal(got, want) {
+		t.Fatalf("after the writers: %d changes at %d (%v), database %d at %d", len(got), gotRev, err, len(want), rev)
+	}
+}
