@@ -29,8 +29,9 @@ import (
 // after they commit, so that the client's next request finds it current.
 //
 // Other processes change only users (crmdav user ...); they announce it
-// through the users marker (see adminMarker), on which the whole cache is
-// dropped. Items and collections are written by the one serving process.
+// through the users marker (marker.go), on which the whole cache is
+// dropped. Items and collections are written by the one serving process
+// (crmdav serve holds serve.lock).
 type hotCollections struct {
 	mu      sync.Mutex
 	byKey   map[colKey]*hotCol

@@ -464,6 +464,7 @@ func (s *Store) PruneChanges(ctx context.Context, before time.Time) error {
 	}
 	const superseded = "revision < (SELECT MAX(c2.revision) FROM changes c2 WHERE c2.collection_id = changes.collection_id AND c2.href = changes.href)"
 	for _, col := range cols {
+		pruned := false
 		err := db.Transaction(func(tx *gorm.DB) error {
 			if err := tx.Where("collection_id = ? AND "+superseded, col.ID).Delete(&changeRow{}).Error; err != nil {
 				return err
@@ -479,9 +480,12 @@ func (s *Store) PruneChanges(ctx context.Context, before time.Time) error {
 			if err := tx.Where("collection_id = ? AND deleted AND revision <= ?", col.ID, maxRev).Delete(&changeRow{}).Error; err != nil {
 				return err
 			}
+			pruned = true
 			return tx.Model(&collectionRow{}).Where("id = ?", col.ID).Update("pruned", maxRev).Error
 		})
-		s.hot.forget(col.ID) // its pruned revision may have changed
+		if pruned {
+			s.hot.forget(col.ID) // its pruned revision changed (or the change rolled back)
+		}
 		if err != nil {
 			return err
 		}
